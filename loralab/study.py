@@ -1,0 +1,216 @@
+"""`loralab study run STUDY.yaml`: prepare, train, evaluate and compare a matrix of runs.
+
+A study is one base run config plus variations (datasets, ranks, methods, seeds). Every
+run gets the same everything-else, so differences in the table come from the variation.
+Each stage is resumable: preparation and evaluation are skipped when their outputs are
+complete, training resumes from its last checkpoint, and generations are cached at the
+study level, so a killed study re-run finishes without redoing finished work.
+
+    study:
+      name: quickstart
+      out_dir: runs/quickstart
+      compare: base          # base: every run vs base; all: every pair of runs too
+    base: { model: ..., data: ..., adapter: ..., train: ..., eval: ... }   # a RunConfig
+    matrix:                  # named variants (list) ...
+      - {name: r8,  set: {adapter.r: 8}}
+      - {name: r16, set: {adapter.r: 16, adapter.alpha: 32}}
+    # ... or a product: matrix: {adapter.r: [8, 16], train.seed: [1, 2]}
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from loralab.config import RunConfig, deep_merge, parse_overrides, read_yaml, save_config, validate
+from loralab.errors import LoralabError
+from loralab.io import write_json
+
+
+class StudySection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field("study", description="Name shown in the report.")
+    out_dir: str = Field("runs/study", description="Study directory (runs/, comparisons.json, report.*).")
+    compare: Literal["base", "all"] = Field("base", description="base: each run vs base; all: every pair too.")
+
+
+class Variant(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(..., pattern=r"^[A-Za-z0-9_.-]+$", description="Run name (a directory name).")
+    set: dict[str, Any] = Field(default_factory=dict, description="Dotted keys overriding the base config.")
+
+
+class StudyConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    study: StudySection = Field(default_factory=StudySection)
+    base: dict[str, Any] = Field(default_factory=dict, description="The RunConfig every variant starts from.")
+    base_config: str | None = Field(None, description="Or: a run YAML (relative to the study file) to start from.")
+    matrix: list[Variant] | dict[str, list[Any]] = Field(..., description="Named variants, or key -> values (product).")
+
+
+def _dotted_to_tree(flat: dict[str, Any]) -> dict:
+    tree: dict = {}
+    for key, value in flat.items():
+        node = tree
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return tree
+
+
+def expand_matrix(matrix: list[Variant] | dict[str, list[Any]]) -> list[Variant]:
+    """A product matrix {k: [v1, v2]} -> named variants ('r=8,seed=1' style names)."""
+    if isinstance(matrix, list):
+        return matrix
+    keys = list(matrix)
+    out = []
+    for values in itertools.product(*(matrix[k] for k in keys)):
+        name = "_".join(f"{k.split('.')[-1]}-{v}" for k, v in zip(keys, values))
+        out.append(Variant(name=name.replace("/", "-"), set=dict(zip(keys, values))))
+    return out
+
+
+def load_study(path: str | Path, overrides: list[str] | None = None) -> tuple[StudyConfig, dict[str, RunConfig]]:
+    """Validate a study file and resolve every variant into a full RunConfig."""
+    path = Path(path)
+    study = validate(StudyConfig, read_yaml(path), str(path))
+    base = read_yaml(path.parent / study.base_config) if study.base_config else {}
+    base = deep_merge(base, study.base)
+    base = deep_merge(base, parse_overrides(overrides or []))
+    variants = expand_matrix(study.matrix)
+    if not variants:
+        raise LoralabError(f"{path}: matrix is empty; name at least one variant")
+    names = [v.name for v in variants]
+    if len(set(names)) != len(names):
+        raise LoralabError(f"{path}: matrix variant names repeat: {names}")
+    runs = {}
+    for v in variants:
+        merged = deep_merge(base, _dotted_to_tree(v.set))
+        runs[v.name] = validate(RunConfig, merged, f"{path} (variant '{v.name}')")
+    return study, runs
+
+
+def study_dir(study: StudyConfig) -> Path:
+    return Path(study.study.out_dir)
+
+
+def run_study(path: str | Path, overrides: list[str] | None = None) -> Path:
+    """Prepare -> train -> evaluate every run -> compare; each stage skipped when done."""
+    study, runs = load_study(path, overrides)
+    started = time.time()
+    root = study_dir(study)
+    root.mkdir(parents=True, exist_ok=True)
+    write_json(root / "study.json", {"study": study.model_dump(mode="json"),
+                                      "runs": {k: v.model_dump(mode="json") for k, v in runs.items()}})
+    for name, cfg in runs.items():
+        save_config(cfg, root / "runs" / name)
+    StudyRunner(study, runs, root).run()
+    from loralab.io import write_meta
+
+    write_meta(root, stage="study", started=started, extra={"hardware": hardware()})
+    return root
+
+
+def hardware() -> dict:
+    import os
+    import platform
+
+    import torch
+
+    cpu = platform.processor()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {"cpu": cpu, "cores": os.cpu_count(), "gpu": gpu}
+
+
+# ----------------------------------------------------------------------------- the runner
+
+
+def _fill(value, mapping: dict[str, str]):
+    """Substitute {prepared} (the run's prepared-data dir) in task options."""
+    if isinstance(value, str):
+        for k, v in mapping.items():
+            value = value.replace("{" + k + "}", v)
+        return value
+    if isinstance(value, dict):
+        return {k: _fill(v, mapping) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, mapping) for v in value]
+    return value
+
+
+class StudyRunner:
+    """Runs the stages in order for every run; each stage is skipped or resumed when done."""
+
+    def __init__(self, study: StudyConfig, runs: dict[str, RunConfig], root: Path):
+        self.study, self.runs, self.root = study, runs, root
+        from rich.console import Console
+
+        self.console = Console(stderr=True)
+
+    def run(self) -> None:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        stages = [("prepare", self.prepare), ("train", self.train), ("eval", self.evaluate)]
+        total = len(self.runs) * len(stages) + 1
+        columns = (TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                   TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+        with Progress(*columns, console=self.console, transient=False) as bar:
+            job = bar.add_task("study", total=total)
+            for name, cfg in self.runs.items():
+                for stage, fn in stages:
+                    bar.update(job, description=f"{self.study.study.name}: {name} / {stage}")
+                    fn(name, cfg)
+                    bar.advance(job)
+            bar.update(job, description=f"{self.study.study.name}: compare")
+            self.compare()
+            bar.advance(job)
+
+    def run_dir(self, name: str) -> Path:
+        return self.root / "runs" / name
+
+    def prepare(self, name: str, cfg: RunConfig) -> None:
+        """Runs with identical data settings share one prepared directory."""
+        import hashlib
+        import json
+
+        if cfg.data.prepared:
+            return
+        from loralab.data.prepare import prepare
+
+        key = json.dumps({"data": cfg.data.model_dump(mode="json"), "model": cfg.model.name,
+                          "template": cfg.model.chat_template}, sort_keys=True)
+        out = self.root / "data" / hashlib.sha256(key.encode()).hexdigest()[:12]
+        prepare(cfg.data, out, model_cfg=cfg.model)  # a no-op when already prepared
+        cfg.data.prepared = str(out)
+        cfg.eval.task_options = _fill(cfg.eval.task_options, {"prepared": str(out)})
+
+    def train(self, name: str, cfg: RunConfig) -> None:
+        from loralab.train.sft import train
+
+        cfg.train.out_dir = str(self.run_dir(name))
+        train(cfg, resume=True)  # resumes from the last checkpoint; a finished run is a no-op
+
+    def evaluate(self, name: str, cfg: RunConfig) -> None:
+        from loralab.eval.sweep import evaluate
+
+        evaluate(self.run_dir(name), self.run_dir(name) / "eval", cfg=cfg,
+                 cache=self.root / "cache" / "generations.jsonl")
+
+    def compare(self) -> None:
+        """comparisons.json: each run's best checkpoint vs base (and every pair with compare=all)."""
+        from loralab.analysis.compare import compare_runs
+
+        write_json(self.root / "comparisons.json",
+                   compare_runs({n: self.run_dir(n) / "eval" for n in self.runs}, self.study.study.compare))

@@ -436,9 +436,17 @@ def study_run(
 ) -> None:
     """Prepare, train, evaluate every checkpoint, select the best per run, compare; resumable.
 
+    A YAML with a `kspecialist:` section runs the K-specialist study instead: k-means routers
+    per K, one adapter per cluster, routed evaluation against the base and between K values.
+
     Example: loralab study run examples/quickstart.yaml
     """
-    from loralab.study import run_study
+    from loralab.config import read_yaml
+
+    if "kspecialist" in read_yaml(config):
+        from loralab.route.kspecialist import run_kspecialist as run_study
+    else:
+        from loralab.study import run_study
 
     root = run_study(config, overrides or [])
     if report:
@@ -447,6 +455,37 @@ def study_run(
         _, html = write_report(root)
         out.print(render_summary(root), highlight=False)
         out.print(f"report: {html.resolve()}")
+
+
+# ----------------------------------------------------------------------------- route
+
+route_app = typer.Typer(help="K-specialist routers: k-means over question embeddings.", no_args_is_help=True)
+app.add_typer(route_app, name="route")
+
+
+@route_app.command("fit")
+def route_fit_cmd(
+    prepared: Path = typer.Argument(..., help="A directory written by `loralab prepare` (its train.jsonl is clustered)."),
+    out_dir: Path = typer.Option(..., "--out", help="Writes k-K/router.json and k-K/clusters/cluster-I/{train,validation,test}.jsonl."),
+    k: str = typer.Option("1,5,10", "--k", help="Cluster counts, comma-separated."),
+    embedder: str = typer.Option("all-MiniLM-L6-v2", "--embedder", help="Sentence-transformers model: name, directory or hub id."),
+    prefix: Optional[str] = typer.Option(None, "--prefix", help="Query prefix (default: 'query: ' for E5 models, none otherwise)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of k-means++ (10 seeded restarts)."),
+) -> None:
+    """Fit a k-means router per K on the training questions and write the per-cluster splits.
+
+    Validation and test rows are routed to their nearest centroid, so every cluster directory is
+    a prepared dataset that `loralab train` takes as data.prepared.
+
+    Example: loralab route fit runs/data/codealpaca --k 1,2,4 --out runs/routers
+    """
+    from loralab.route.router import fit_routers
+
+    if not (prepared / "train.jsonl").exists():
+        raise LoralabError(f"{prepared}: no train.jsonl here; run `loralab prepare SOURCE --out {prepared}` first")
+    for fit in fit_routers(prepared, out_dir, _ks(k), embedder=embedder, prefix=prefix, seed=seed):
+        sizes = ", ".join(str(n) for n in fit.router.sizes)
+        out.print(f"K={fit.k}: {fit.dir / 'router.json'}  train rows per cluster: {sizes}", highlight=False, soft_wrap=True)
 
 
 # ----------------------------------------------------------------------------- score

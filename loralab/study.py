@@ -137,16 +137,16 @@ def hardware() -> dict:
 # ----------------------------------------------------------------------------- the runner
 
 
-def _fill(value, mapping: dict[str, str]):
+def fill_placeholders(value, mapping: dict[str, str]):
     """Substitute {prepared} (the run's prepared-data dir) in task options."""
     if isinstance(value, str):
         for k, v in mapping.items():
             value = value.replace("{" + k + "}", v)
         return value
     if isinstance(value, dict):
-        return {k: _fill(v, mapping) for k, v in value.items()}
+        return {k: fill_placeholders(v, mapping) for k, v in value.items()}
     if isinstance(value, list):
-        return [_fill(v, mapping) for v in value]
+        return [fill_placeholders(v, mapping) for v in value]
     return value
 
 
@@ -194,7 +194,7 @@ class StudyRunner:
         out = self.root / "data" / hashlib.sha256(key.encode()).hexdigest()[:12]
         prepare(cfg.data, out, model_cfg=cfg.model)  # a no-op when already prepared
         cfg.data.prepared = str(out)
-        cfg.eval.task_options = _fill(cfg.eval.task_options, {"prepared": str(out)})
+        cfg.eval.task_options = fill_placeholders(cfg.eval.task_options, {"prepared": str(out)})
 
     def train(self, name: str, cfg: RunConfig) -> None:
         from loralab.train.sft import train

@@ -9,8 +9,7 @@ import torch
 
 from loralab.config import ModelConfig
 from loralab.errors import LoralabError
-from loralab.models import (chat_prompt, load_adapter, load_model, pick_device, pick_dtype, resolve,
-                            trainable_summary)
+from loralab.models import chat_prompt, load_adapter, load_model, pick_device, pick_dtype, resolve, trainable_summary
 
 
 def test_resolve_kinds(tiny_model_dir, tmp_path):

@@ -136,6 +136,7 @@ class RunResult:
     checkpoints: list[dict]
     eval: EvalSummary | None
     samples: list[dict]
+    routing: dict | None = None  # K-specialist runs: routing.json
 
     def system(self, name: str | None) -> System | None:
         return next((s for s in self.eval.systems if s.name == name), None) if self.eval and name else None
@@ -178,6 +179,7 @@ def load_run(run_dir: Path) -> RunResult:
         checkpoints=ck or [],
         eval=_parse(EvalSummary, ev, run_dir / "eval" / "summary.json") if ev is not None else None,
         samples=read_jsonl(samples) if samples.exists() else [],
+        routing=_optional_json(run_dir / "routing.json"),
     )
 
 
@@ -607,6 +609,25 @@ def _training_section(study: StudyResults) -> Section:
     return Section("Training summary", "training", [Table(headers, rows, id="training-table"), *notes])
 
 
+def _routing_section(study: StudyResults) -> Section | None:
+    """K specialists: cluster sizes and routing accuracy per K (only for runs with routing.json)."""
+    runs = [r for r in study.runs if isinstance(r.routing, dict)]
+    if not runs:
+        return None
+    headers = ["run", "K", "train rows per cluster", "held-out rows", "routing accuracy"]
+    rows = []
+    for run in runs:
+        g = run.routing
+        sizes = (g.get("sizes") or {}).get("train") or []
+        acc = g.get("routing_accuracy")
+        rows.append([Cell(run.name, strong=True), Cell(str(g.get("k", DASH)), num=True),
+                     _cell(", ".join(str(n) for n in sizes) or DASH), Cell(count(g.get("heldout_rows")), num=True),
+                     Cell(pct(acc) if isinstance(acc, (int, float)) else DASH, num=True)])
+    note = Para("Routing accuracy: the fraction of held-out rows whose served prompt the router sends to the "
+                "cluster k-means assigns their question.")
+    return Section("K-specialist routing", "routing", [note, Table(headers, rows, id="routing-table")])
+
+
 def _checkpoint_rows(run: RunResult, tasks: list[str]) -> tuple[list[list[Cell]], list[str]]:
     by_step = {c.get("step"): c for c in run.checkpoints}
     systems = {s.step: s for s in (run.eval.systems if run.eval else [])}
@@ -720,6 +741,9 @@ def build_document(study: StudyResults) -> Document:
     sections = [_summary_section(study), _significance_section(study),
                 _charts_section(study, study.dir / "figures"), _config_section(study), _training_section(study),
                 _checkpoints_section(study), _problems_section(study), _environment_section(study)]
+    routing = _routing_section(study)
+    if routing is not None:
+        sections.insert(2, routing)
     return Document(f"Study report: {study.name}", facts, sections)
 
 

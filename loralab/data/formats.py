@@ -117,12 +117,30 @@ def _as_text(value: Any, where: str, key: str) -> str:
     return value.strip()
 
 
+FENCED_REQUEST = "Answer with the complete Python code in a single ```python fenced block."
+
+
+def fenced_request_text(instruction: str) -> str:
+    """The closing line of every code prompt here (training and evaluation alike): one fenced
+    Python block, nothing else. Idempotent, so a prompt prepared with it is not asked twice."""
+    text = instruction.rstrip()
+    return text if text.endswith(FENCED_REQUEST) else f"{text}\n\n{FENCED_REQUEST}"
+
+
+def fenced_python(code: str) -> str:
+    return f"```python\n{code.strip()}\n```"
+
+
 def _from_pytask(row: RawRow, get: Callable[[str], str], fields: dict[str, Any]) -> Example:
+    """A bundled task trains on exactly the prompt its evaluation asks (the instruction plus the
+    fenced-block request) and answers it the way the answer is extracted (one fenced block)."""
     tests = fields["tests"]
     if not isinstance(tests, list) or not all(isinstance(t, str) for t in tests):
         raise LoralabError(f"{row.where}: field 'tests' must be a list of assert strings, got {tests!r:.60}")
-    extra = {"task_id": get("task_id"), "entry_point": get("entry_point"), "tests": tests, "topic": get("topic")}
-    return Example(row.id, row.where, get("instruction"), response=get("solution"), extra=extra)
+    extra = {"task_id": get("task_id"), "entry_point": get("entry_point"), "tests": tests, "topic": get("topic"),
+             "solution": get("solution")}
+    return Example(row.id, row.where, fenced_request_text(get("instruction")), response=fenced_python(get("solution")),
+                   extra=extra)
 
 
 def _from_messages(row: RawRow, messages: Any) -> Example:

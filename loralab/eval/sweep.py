@@ -172,6 +172,11 @@ def best_system(systems: list[dict], task: str) -> dict | None:
     return {"name": best["name"], "step": best["step"], "pass@1": best["tasks"][task]["pass@1"]}
 
 
+def task_name(spec: str) -> str:
+    """The name a task's records carry: the alias of 'ALIAS=TASK', else the task itself."""
+    return spec.partition("=")[0].strip() if "=" in spec else spec.strip()
+
+
 def load_task(spec: str, options: dict[str, dict]):
     """'humaneval' or 'ALIAS=TASK' (e.g. 'val=pytasks'), so one task can be used twice with
     different options: select the checkpoint on one split and report on another."""
@@ -207,9 +212,10 @@ def evaluate(target: str | Path, out_dir: str | Path, *, overrides: list[str] | 
         records += check_all(task, problems, completions, cfg)
         if progress:
             progress(name)
-    summary_systems = summarise(records, systems, cfg.eval.tasks, cfg.eval.k, cfg.train.seed)
-    select_on = cfg.eval.select_on or cfg.eval.tasks[0]
-    report_on = cfg.eval.report_on or cfg.eval.tasks[-1]
+    names = [task_name(t) for t in cfg.eval.tasks]
+    summary_systems = summarise(records, systems, names, cfg.eval.k, cfg.train.seed)
+    select_on = cfg.eval.select_on or names[0]
+    report_on = cfg.eval.report_on or names[-1]
     write_jsonl(out_dir / "samples.jsonl", records)
     save_config(cfg, out_dir)
     write_json(out_dir / "summary.json", {"systems": summary_systems, "select_on": select_on,

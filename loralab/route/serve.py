@@ -557,13 +557,10 @@ def start_server(generator, *, model_name: str, host: str = "127.0.0.1", port: i
 
 
 def load_router(path: str | Path):
-    """A router directory written by `loralab route fit` -> route(prompts) -> list[adapter name]."""
-    try:
-        from loralab.route import router as router_mod
-    except ImportError:
-        raise LoralabError(f"--router {path}: routing is not available in this build (no loralab.route.router)") from None
-    router = router_mod.load_router(Path(path))
-    return router.route if hasattr(router, "route") else router
+    """A router directory written by `loralab route fit` (or a K-specialist study's runs/kK/router)."""
+    from loralab.route.router import load_router as load
+
+    return load(Path(path))
 
 
 def serve(model: str, adapters: dict[str, str], *, router_dir: str | None = None, host: str = "127.0.0.1",
@@ -574,6 +571,8 @@ def serve(model: str, adapters: dict[str, str], *, router_dir: str | None = None
     from loralab.eval.generate import make_generator
 
     router = load_router(router_dir) if router_dir else None
+    if router is not None:  # a trained router names its adapters; --adapter NAME=DIR still wins
+        adapters = {**router.adapters, **adapters}
     generator = make_generator(ModelConfig(name=model, device=device), backend=backend, adapters=adapters,
                                router=router, batch_size=batch_size)
     return start_server(generator, model_name=model, host=host, port=port, max_batch=batch_size, log=log, **options)

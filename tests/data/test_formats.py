@@ -59,8 +59,11 @@ def test_prompt_completion_and_text():
 
 def test_pytasks_keeps_the_task_fields():
     ex = to_example(row(PYTASK), "pytasks", {})
-    assert ex.instruction == "Reverse s." and ex.response == PYTASK["solution"].strip()
-    assert ex.extra == {"task_id": "pytasks/3", "entry_point": "rev", "tests": PYTASK["tests"], "topic": "strings"}
+    # trained on the prompt the evaluation asks, answered in the block the evaluation extracts
+    assert ex.instruction == "Reverse s.\n\nAnswer with the complete Python code in a single ```python fenced block."
+    assert ex.response == "```python\n" + PYTASK["solution"].strip() + "\n```"
+    assert ex.extra == {"task_id": "pytasks/3", "entry_point": "rev", "tests": PYTASK["tests"], "topic": "strings",
+                        "solution": PYTASK["solution"].strip()}
     with pytest.raises(LoralabError, match="field 'tests' must be a list of assert strings"):
         to_example(row({**PYTASK, "tests": "assert rev('a') == 'a'"}), "pytasks", {})
 

@@ -126,7 +126,8 @@ def test_pytasks_rows_keep_their_tests(tmp_path, monkeypatch):
     i = int(row["task_id"].split("/")[1])
     assert row["id"] == f"mini.jsonl:{i}" and row["tests"] == [f"assert f() == {i}"] and row["entry_point"] == "f"
     namespace = {}
-    exec(row["response"], namespace)  # the response is the runnable reference solution
+    assert row["response"] == f"```python\n{row['solution'].strip()}\n```"  # fenced, as evaluation extracts it
+    exec(row["solution"], namespace)  # the reference solution runs
     exec(row["tests"][0], namespace)
 
 

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from loralab.data.formats import fenced_request_text  # noqa: F401  (re-exported: the tasks' closing line)
 from loralab.errors import LoralabError
 
 if TYPE_CHECKING:
@@ -96,6 +97,3 @@ def check(task: Task, problems: Sequence[Problem], completions: Sequence[str], *
     return check_many(programs, workers=workers, limits=limits or Limits())
 
 
-def fenced_request_text(instruction: str) -> str:
-    """The closing line of every chat prompt here: one fenced Python block, nothing else."""
-    return f"{instruction.rstrip()}\n\nAnswer with the complete Python code in a single ```python fenced block."

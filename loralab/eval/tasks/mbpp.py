@@ -115,7 +115,7 @@ class MBPP:
     def program(self, problem: Problem, completion: str, *, extract: bool = True):
         from loralab.eval.sandbox import Program
 
-        code = extract_code(completion) if extract else completion
+        code = extract_code(completion, problem.entry_point) if extract else completion
         if problem.meta["inline"]:
             return Program(code=f"{code}\n{problem.setup}\n{problem.tests}", mode="inline")
         return Program(code=code, names={n: n for n in problem.meta["names"]}, setup=problem.setup, tests=problem.tests)

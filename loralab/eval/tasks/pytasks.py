@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from loralab.data.formats import FENCED_REQUEST
 from loralab.errors import LoralabError
 from loralab.eval.extract import extract_code
 from loralab.eval.tasks import Problem, fenced_request_text
@@ -42,7 +43,10 @@ class PyTasks:
         tests = row["tests"]
         if isinstance(tests, str):
             tests = [ln for ln in tests.splitlines() if ln.strip()]
-        return Problem(task_id=str(row["task_id"]), prompt=row["instruction"], entry_point=row["entry_point"],
+        # a prepared split's instruction already ends with the fenced-block request; the
+        # problem keeps the bare statement (the base-model prompt quotes it in a docstring)
+        statement = row["instruction"].rstrip().removesuffix(FENCED_REQUEST).rstrip()
+        return Problem(task_id=str(row["task_id"]), prompt=statement, entry_point=row["entry_point"],
                        tests="\n".join(tests) + "\n",
                        meta={"topic": row.get("topic", ""), "solution": row.get("solution", ""), "first_test": tests[0]})
 
@@ -57,5 +61,5 @@ class PyTasks:
     def program(self, problem: Problem, completion: str, *, extract: bool = True):
         from loralab.eval.sandbox import Program
 
-        code = extract_code(completion) if extract else completion
+        code = extract_code(completion, problem.entry_point) if extract else completion
         return Program(code=code, names={problem.entry_point: problem.entry_point}, tests=problem.tests)

@@ -1,0 +1,251 @@
+"""K specialists: cluster the training questions, train one LoRA adapter per cluster, route.
+
+`loralab study run KSPEC.yaml` (a YAML with a `kspecialist:` section) runs, for every K:
+
+    prepare    the data once (RunConfig.data), into STUDY/data
+    route      k-means on the train questions' embeddings -> STUDY/routers/k-K (router.py)
+    train      one adapter per cluster, reusing the training stage unchanged; with max_steps,
+               cluster I trains round(max_steps * n_I / N) steps, so every K sees the same
+               number of training examples in total (K=1 is the plain single-adapter run)
+    evaluate   one base model in memory with every adapter of every K loaded by name; each
+               prompt goes to its cluster's adapter (PEFT adapter_names: mixed-adapter
+               batches); the base is evaluated once on the same problems
+    compare    each K's routed system against the base, and every pair of K values (McNemar
+               exact on the problems, paired bootstrap CI), as comparisons.json
+
+The layout is a study directory, so `loralab report` reads it like any other study:
+
+    STUDY/runs/kK/config.yaml     the run config (+ the kspecialist section with this K)
+    STUDY/runs/kK/clusters/cluster-I/   a normal training run directory per cluster
+    STUDY/runs/kK/summary.json    training totals over the K adapters
+    STUDY/runs/kK/routing.json    cluster sizes per split and routing accuracy on held-out rows
+    STUDY/runs/kK/eval/           samples.jsonl and summary.json (systems: base, routed)
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from loralab.config import RunConfig, deep_merge, parse_overrides, read_yaml, save_config, validate
+from loralab.errors import LoralabError
+from loralab.io import read_json, write_json, write_meta, write_text
+
+ROUTED = "routed"  # the system name of a routed K-specialist model in eval summaries
+
+
+class KSpecialistSection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field("kspecialist", description="Name shown in the report.")
+    out_dir: str = Field("runs/kspecialist", description="Study directory.")
+    k: list[int] = Field(default_factory=lambda: [1, 5, 10], min_length=1, description="Cluster counts to compare.")
+    embedder: str = Field("all-MiniLM-L6-v2", description="Sentence embedder of the questions (as in curation).")
+    prefix: str | None = Field(None, description="Query prefix; None: the family default ('query: ' for E5).")
+    seed: int = Field(0, description="Seed of k-means++ (10 seeded restarts).")
+    adapter: Literal["last", "best_val"] = Field(
+        "last", description="Which checkpoint of each cluster's run serves: the last, or the lowest val loss.")
+    compare: Literal["base", "all"] = Field("all", description="base: each K vs base; all: every pair of K too.")
+
+
+class KSpecialistConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kspecialist: KSpecialistSection = Field(default_factory=KSpecialistSection)
+    base: dict[str, Any] = Field(default_factory=dict, description="The RunConfig every cluster's training uses.")
+
+
+def load_kspecialist(path: str | Path, overrides: list[str] | None = None) -> tuple[KSpecialistSection, RunConfig]:
+    """Validate a K-specialist YAML; `overrides` (--set) apply to the run config `base`."""
+    path = Path(path)
+    spec = validate(KSpecialistConfig, read_yaml(path), str(path))
+    base = deep_merge(spec.base, parse_overrides(overrides or []))
+    cfg = validate(RunConfig, base, f"{path} (base)")
+    if len(set(spec.kspecialist.k)) != len(spec.kspecialist.k) or min(spec.kspecialist.k) < 1:
+        raise LoralabError(f"{path}: kspecialist.k must be distinct positive integers, got {spec.kspecialist.k}")
+    if cfg.adapter.method == "full":
+        raise LoralabError(f"{path}: base.adapter.method 'full' cannot serve K specialists from one base; use lora")
+    return spec.kspecialist, cfg
+
+
+def run_kspecialist(path: str | Path, overrides: list[str] | None = None) -> Path:
+    """Prepare -> route -> train K adapters per K -> evaluate routed systems -> compare."""
+    section, cfg = load_kspecialist(path, overrides)
+    started = time.time()
+    root = Path(section.out_dir)
+    write_json(root / "study.json", {"study": {"name": section.name, "out_dir": str(root), "compare": section.compare},
+                                      "kspecialist": section.model_dump(mode="json"),
+                                      "runs": [f"k{k}" for k in section.k]})
+    timings: dict[str, float] = {}
+    t = time.time()
+    prepared = _prepare(cfg, root)
+    from loralab.study import fill_placeholders
+
+    cfg.eval.task_options = fill_placeholders(cfg.eval.task_options, {"prepared": str(prepared)})
+    timings["prepare"] = time.time() - t
+    t = time.time()
+    from loralab.route.router import fit_routers
+
+    fits = fit_routers(prepared, root / "routers", section.k, embedder=section.embedder, prefix=section.prefix,
+                       seed=section.seed)
+    timings["route fit"] = time.time() - t
+    t = time.time()
+    for fit in fits:
+        train_specialists(fit, cfg, root / "runs" / f"k{fit.k}", section)
+    timings["train"] = time.time() - t
+    t = time.time()
+    evaluate_routed(fits, cfg, root)
+    timings["eval"] = time.time() - t
+    from loralab.analysis.compare import compare_runs
+
+    write_json(root / "comparisons.json",
+               compare_runs({f"k{f.k}": root / "runs" / f"k{f.k}" / "eval" for f in fits}, section.compare))
+    from loralab.study import hardware
+
+    write_meta(root, stage="kspecialist", seed=section.seed, started=started,
+               extra={"hardware": hardware(), "timings": {k: round(v, 1) for k, v in timings.items()}})
+    return root
+
+
+def _prepare(cfg: RunConfig, root: Path) -> Path:
+    if cfg.data.prepared:
+        return Path(cfg.data.prepared)
+    from loralab.data.prepare import prepare
+
+    out = root / "data"
+    prepare(cfg.data, out, model_cfg=cfg.model)  # a no-op when already prepared
+    return out
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def cluster_steps(max_steps: int | None, sizes: list[int]) -> list[int | None]:
+    """max_steps per cluster in proportion to its rows, so the examples seen sum to the same
+    total for every K (None: epochs decide, which already keeps the total)."""
+    if max_steps is None:
+        return [None] * len(sizes)
+    total = sum(sizes)
+    return [max(1, round(max_steps * n / total)) for n in sizes]
+
+
+def train_specialists(fit, cfg: RunConfig, run_dir: Path, section: KSpecialistSection) -> dict[str, str]:
+    """Train one adapter per cluster of `fit` (resuming); record the served adapters in the router."""
+    from loralab.route.router import save_router
+    from loralab.train.sft import train
+
+    steps = cluster_steps(cfg.train.max_steps, fit.router.sizes)
+    adapters, summaries = {}, []
+    for i, name in enumerate(fit.router.names):
+        if fit.router.sizes[i] == 0:
+            raise LoralabError(f"k-means with K={fit.k} left cluster {i} empty; use a smaller K")
+        ccfg = cfg.model_copy(deep=True)
+        ccfg.data.prepared = str(fit.cluster_dir(i))
+        ccfg.train.out_dir = str(run_dir / "clusters" / f"cluster-{i}")
+        ccfg.train.max_steps = steps[i]
+        ccfg.train.save_steps = min(ccfg.train.save_steps, steps[i]) if steps[i] else ccfg.train.save_steps
+        out = train(ccfg, resume=True)  # a finished run is a no-op
+        adapters[name] = str(_served_checkpoint(out, section.adapter))
+        summaries.append(read_json(out / "summary.json"))
+    fit.router.adapters = adapters
+    save_router(fit.router, fit.dir)
+    save_router(fit.router, run_dir / "router")
+    config = cfg.model_dump(mode="json") | {"kspecialist": {"k": fit.k, "embedder": section.embedder,
+                                                           "cluster_steps": steps}}
+    write_text(run_dir / "config.yaml", yaml.safe_dump(config, sort_keys=False))
+    write_json(run_dir / "summary.json", _total(summaries))
+    return adapters
+
+
+def _served_checkpoint(run_dir: Path, which: str) -> Path:
+    index = [c for c in read_json(run_dir / "checkpoints.json") if (run_dir / Path(c["path"]).name).exists()]
+    if not index:
+        raise LoralabError(f"{run_dir}: no checkpoint to serve")
+    if which == "best_val" and any(c.get("val_loss") is not None for c in index):
+        pick = min((c for c in index if c.get("val_loss") is not None), key=lambda c: (c["val_loss"], c["step"]))
+    else:
+        pick = max(index, key=lambda c: c["step"])
+    return run_dir / Path(pick["path"]).name
+
+
+def _total(summaries: list[dict]) -> dict:
+    """Training totals over the K adapters of one K (the report's training table)."""
+    runtime = sum(s.get("train_runtime") or 0 for s in summaries)
+    samples = sum((s.get("train_samples_per_second") or 0) * (s.get("train_runtime") or 0) for s in summaries)
+    tokens = sum((s.get("tokens_per_second") or 0) * (s.get("train_runtime") or 0) for s in summaries)
+    steps = sum(s.get("steps") or 0 for s in summaries)
+    finals = [(s.get("final_loss"), s.get("steps") or 0) for s in summaries if s.get("final_loss") is not None]
+    return {"train_runtime": runtime, "train_samples_per_second": samples / runtime if runtime else None,
+            "train_steps_per_second": steps / runtime if runtime else None,
+            "tokens_per_second": tokens / runtime if runtime else None,
+            "final_loss": sum(v * w for v, w in finals) / max(1, sum(w for _, w in finals)) if finals else None,
+            "best_val_loss": None, "trainable_params": sum(s.get("trainable_params") or 0 for s in summaries),
+            "total_params": max((s.get("total_params") or 0 for s in summaries), default=None), "steps": steps,
+            "adapters": len(summaries)}
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+def evaluate_routed(fits, cfg: RunConfig, root: Path) -> None:
+    """Base + every K's routed system on cfg.eval.tasks, from one base model with all adapters."""
+    from loralab.eval.generate import BASE, GenRequest, make_generator
+    from loralab.eval.sweep import System, _chat, best_system, check_all, load_task, sampling_of, summarise, task_name
+    from loralab.io import write_jsonl
+
+    todo = [f for f in fits if not (root / "runs" / f"k{f.k}" / "eval" / "summary.json").exists()]
+    if not todo:
+        return  # every K evaluated: re-running is a no-op
+    adapters = {n: p for f in todo for n, p in f.router.adapters.items()}
+    gen = make_generator(cfg.model.model_copy(update={"adapter": None}), backend=cfg.eval.backend, adapters=adapters,
+                         endpoint=cfg.eval.endpoint, batch_size=cfg.eval.batch_size,
+                         cache=root / "cache" / "generations.jsonl")
+    records: dict[int, list[dict]] = {f.k: [] for f in todo}
+    for spec in cfg.eval.tasks:
+        task = load_task(spec, cfg.eval.task_options)
+        problems = task.problems()[: cfg.eval.limit] if cfg.eval.limit else task.problems()
+        chat = _chat(task, gen, None)
+        base = [task.request(p, chat=chat) for p in problems]
+        reqs = [GenRequest(prompt=r.prompt, messages=r.messages, adapter=BASE, key=f"base:{r.key}") for r in base]
+        for f in todo:
+            names = f.router.route([r.route_text() for r in base])
+            reqs += [GenRequest(prompt=r.prompt, messages=r.messages, adapter=n, key=f"k{f.k}:{r.key}")
+                     for r, n in zip(base, names, strict=True)]
+        comps = gen.generate(reqs, sampling_of(cfg, task))
+        n = len(problems)
+        systems = {"base": comps[:n]} | {f"k{f.k}": comps[(j + 1) * n:(j + 2) * n] for j, f in enumerate(todo)}
+        checked = check_all(task, problems, systems, cfg)
+        for f in todo:
+            records[f.k] += [r for r in checked if r["system"] == "base"]
+            records[f.k] += [r | {"system": ROUTED} for r in checked if r["system"] == f"k{f.k}"]
+    for f in todo:
+        run = root / "runs" / f"k{f.k}"
+        steps = read_json(run / "summary.json").get("steps") or 0
+        systems = [System("base", 0, None), System(ROUTED, steps, str(run / "router"))]
+        names = [task_name(t) for t in cfg.eval.tasks]
+        summary = summarise(records[f.k], systems, names, cfg.eval.k, cfg.train.seed)
+        select_on = cfg.eval.select_on or names[0]
+        write_routing(f, run)
+        write_jsonl(run / "eval" / "samples.jsonl", records[f.k])
+        save_config(cfg, run / "eval")
+        write_json(run / "eval" / "summary.json", {
+            "systems": summary, "select_on": select_on, "report_on": cfg.eval.report_on or names[-1],
+            "best": best_system(summary, select_on)})
+
+
+def write_routing(fit, run_dir: Path) -> Path:
+    """routing.json: cluster sizes per split, and routing accuracy on the held-out (test) rows."""
+    from loralab.data.formats import fenced_request_text
+    from loralab.io import read_jsonl
+    from loralab.route.router import SPLITS, routing_accuracy, row_question
+
+    held = [r for i in range(fit.k) for r in read_jsonl(fit.cluster_dir(i) / "test.jsonl")]
+    questions = [row_question(r) for r in held]
+    # the prompt as a served request carries it: the instruction (and input) plus the request line
+    prompts = [fenced_request_text(q) for q in questions]
+    acc = routing_accuracy(fit.router, questions, prompts)
+    return write_json(run_dir / "routing.json", {
+        "k": fit.k, "embedder": fit.router.embedder, "sizes": {s: fit.split_sizes[s] for s in SPLITS},
+        "heldout_rows": len(held), "routing_accuracy": None if acc != acc else acc})

@@ -387,7 +387,7 @@ def synth(
 @app.command("eval")
 def eval_cmd(
     target: str = typer.Argument(..., help="A training run directory (base + every checkpoint) or a model."),
-    task: Optional[list[str]] = typer.Option(None, "--task", "-t", help="humaneval, mbpp, livecodebench, pytasks, hellaswag, arc_challenge, winogrande (repeatable)."),
+    task: Optional[list[str]] = typer.Option(None, "--task", "-t", help="humaneval, mbpp, livecodebench, pytasks; multiple choice: hellaswag, arc_challenge, arc_easy, winogrande, piqa, boolq (repeatable)."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Output directory (default: TARGET/eval or runs/eval/NAME)."),
     limit: Optional[int] = typer.Option(None, "--limit", help="First N problems of each task."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="A run YAML (default: the run's own config.yaml)."),
@@ -406,6 +406,8 @@ def eval_cmd(
     if limit:
         sets.append(f"eval.limit={limit}")
     cfg = load_config(config, sets) if config else run_config_of(target, sets)
+    from loralab.eval.mc_tasks import TASKS as MC_TASKS
+
     mc = [t for t in cfg.eval.tasks if t.split("=")[-1] in MC_TASKS]
     if mc:
         from loralab.eval.multiple_choice import evaluate_mc_run
@@ -421,8 +423,6 @@ def eval_cmd(
 
     out.print(render_eval_summary(path))
 
-
-MC_TASKS = ("hellaswag", "arc_challenge", "arc_easy", "winogrande")
 
 study_app = typer.Typer(help="Run a study: a matrix of runs, prepared, trained, evaluated and compared.", no_args_is_help=True)
 app.add_typer(study_app, name="study")
@@ -610,9 +610,31 @@ def forgetting(
     out.print(f"wrote {path}", highlight=False)
 
 
-analyze_app = typer.Typer(help="Analyses of finished runs read from their files: spectrum of the weight change.",
-                          no_args_is_help=True)
+analyze_app = typer.Typer(help="Analyses of finished runs read from their files: spectrum of the weight change, "
+                               "learning versus forgetting.", no_args_is_help=True)
 app.add_typer(analyze_app, name="analyze")
+
+
+@analyze_app.command("learn-forget")
+def analyze_learn_forget_cmd(
+    study_dir: Path = typer.Argument(..., help="A study directory whose runs were evaluated on code and forgetting tasks."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Where learn_forget.{csv,md,png} go (default: the study)."),
+    task: Optional[str] = typer.Option(None, "--task", help="Target task (default: each run's report_on task)."),
+) -> None:
+    """Target gain (pass@1 change) against source change (forgetting tasks) per checkpoint, base at the origin.
+
+    Example: loralab analyze learn-forget runs/lora-vs-full
+    """
+    from loralab.analysis.learn_forget import write_learn_forget
+
+    where, rows = write_learn_forget(study_dir, out_dir, task)
+    from rich.table import Table
+
+    table = Table(*rows[0].keys())
+    for r in rows:
+        table.add_row(*(str(v) for v in r.values()))
+    out.print(table)
+    out.print(f"wrote {where / 'learn_forget.csv'}, .md and .png", highlight=False)
 
 
 @analyze_app.command("spectrum")

@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from loralab.config import RunConfig, deep_merge, parse_overrides, read_yaml, save_config, validate
+from loralab.config import RunConfig, deep_merge, parse_overrides, read_yaml, validate
 from loralab.errors import LoralabError
 from loralab.io import write_json
 
@@ -70,8 +70,8 @@ def expand_matrix(matrix: list[Variant] | dict[str, list[Any]]) -> list[Variant]
     keys = list(matrix)
     out = []
     for values in itertools.product(*(matrix[k] for k in keys)):
-        name = "_".join(f"{k.split('.')[-1]}-{v}" for k, v in zip(keys, values))
-        out.append(Variant(name=name.replace("/", "-"), set=dict(zip(keys, values))))
+        name = "_".join(f"{k.split('.')[-1]}-{v}" for k, v in zip(keys, values, strict=False))
+        out.append(Variant(name=name.replace("/", "-"), set=dict(zip(keys, values, strict=False))))
     return out
 
 
@@ -107,8 +107,8 @@ def run_study(path: str | Path, overrides: list[str] | None = None) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     write_json(root / "study.json", {"study": study.model_dump(mode="json"),
                                       "runs": {k: v.model_dump(mode="json") for k, v in runs.items()}})
-    for name, cfg in runs.items():
-        save_config(cfg, root / "runs" / name)
+    # No run config is written here: training writes runs/NAME/config.yaml itself, with the
+    # prepared-data directory filled in, and a resumed study must find exactly that file.
     StudyRunner(study, runs, root).run()
     from loralab.io import write_meta
 
@@ -203,10 +203,22 @@ class StudyRunner:
         train(cfg, resume=True)  # resumes from the last checkpoint; a finished run is a no-op
 
     def evaluate(self, name: str, cfg: RunConfig) -> None:
+        """Code tasks into runs/NAME/eval; multiple-choice (forgetting) tasks into runs/NAME/eval_mc."""
+        from loralab.eval.mc_tasks import TASKS as MC_TASKS
         from loralab.eval.sweep import evaluate
 
-        evaluate(self.run_dir(name), self.run_dir(name) / "eval", cfg=cfg,
-                 cache=self.root / "cache" / "generations.jsonl")
+        mc = [t for t in cfg.eval.tasks if t.split("=")[-1].strip() in MC_TASKS]
+        code = cfg.model_copy(deep=True)
+        code.eval.tasks = [t for t in cfg.eval.tasks if t not in mc]
+        if mc:
+            from loralab.eval.multiple_choice import evaluate_mc_run
+
+            out = self.run_dir(name) / "eval_mc"
+            if not (out / "meta.json").exists():  # finished task/system pairs inside are not redone either
+                evaluate_mc_run(self.run_dir(name), cfg, mc, out)
+        if code.eval.tasks:
+            evaluate(self.run_dir(name), self.run_dir(name) / "eval", cfg=code,
+                     cache=self.root / "cache" / "generations.jsonl")
 
     def compare(self) -> None:
         """comparisons.json: each run's best checkpoint vs base (and every pair with compare=all)."""

@@ -33,13 +33,13 @@ def compare_pair(a_name: str, a: dict[str, list[bool]], b_name: str, b: dict[str
     ids = sorted(set(a) & set(b))
     sa = [a[i][0] for i in ids]
     sb = [b[i][0] for i in ids]
-    only_a = sum(x and not y for x, y in zip(sa, sb))
-    only_b = sum(y and not x for x, y in zip(sa, sb))
+    only_a = sum(x and not y for x, y in zip(sa, sb, strict=False))
+    only_b = sum(y and not x for x, y in zip(sa, sb, strict=False))
     pa = [sum(a[i]) / len(a[i]) for i in ids]
     pb = [sum(b[i]) / len(b[i]) for i in ids]
     n = len(ids)
     return {"a": a_name, "b": b_name, "task": task, "a_system": a_system, "b_system": b_system, "n": n,
-            "a_solved": sum(sa), "b_solved": sum(sb), "both": sum(x and y for x, y in zip(sa, sb)),
+            "a_solved": sum(sa), "b_solved": sum(sb), "both": sum(x and y for x, y in zip(sa, sb, strict=False)),
             "only_a": only_a, "only_b": only_b, "mcnemar_p": mcnemar_exact(only_a, only_b),
             "delta_pass1": (sum(pb) - sum(pa)) / n if n else 0.0,
             "bootstrap_ci95": list(paired_bootstrap_ci(pa, pb, seed=seed)) if n else [0.0, 0.0]}

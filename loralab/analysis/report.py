@@ -628,6 +628,23 @@ def _routing_section(study: StudyResults) -> Section | None:
     return Section("K-specialist routing", "routing", [note, Table(headers, rows, id="routing-table")])
 
 
+def _learn_forget_section(study: StudyResults, fig_dir: Path) -> Section | None:
+    """Target gain against forgetting per checkpoint (only when runs have eval_mc/ results)."""
+    from loralab.analysis.learn_forget import plot_learn_forget, study_points, table_rows
+
+    points = study_points(study.dir)
+    if not points:
+        return None
+    rows = table_rows(points)
+    headers = list(rows[0])
+    cells = [[_cell(str(r[h]), num=not isinstance(r[h], str), strong=h == "run") for h in headers] for r in rows]
+    note = Para("Target gain: pass@1 on the report task minus the base's; source change: the mean over the "
+                "forgetting tasks of each one's headline metric (acc_norm, or acc) minus the base's, in percentage "
+                "points. Up is learning, left is forgetting; the base is the origin.")
+    image = Image(plot_learn_forget(points, fig_dir / "learn_forget.png"), "target gain against source change per checkpoint")
+    return Section("Learning versus forgetting", "learn-forget", [note, Table(headers, cells, id="learn-forget-table"), image])
+
+
 def _checkpoint_rows(run: RunResult, tasks: list[str]) -> tuple[list[list[Cell]], list[str]]:
     by_step = {c.get("step"): c for c in run.checkpoints}
     systems = {s.step: s for s in (run.eval.systems if run.eval else [])}
@@ -741,9 +758,8 @@ def build_document(study: StudyResults) -> Document:
     sections = [_summary_section(study), _significance_section(study),
                 _charts_section(study, study.dir / "figures"), _config_section(study), _training_section(study),
                 _checkpoints_section(study), _problems_section(study), _environment_section(study)]
-    routing = _routing_section(study)
-    if routing is not None:
-        sections.insert(2, routing)
+    extra = [_routing_section(study), _learn_forget_section(study, study.dir / "figures")]
+    sections[2:2] = [x for x in extra if x is not None]
     return Document(f"Study report: {study.name}", facts, sections)
 
 

@@ -249,7 +249,7 @@ def evaluate_mc_run(target: str | Path, cfg: RunConfig, tasks: list[str], out_di
     """The forgetting suite for the base and every checkpoint of a run (or a model alone).
 
     `tasks` are names or ALIAS=TASK specs; cfg.eval.task_options[ALIAS] may set `source`
-    (file, dataset dir or hub id) and `split`. Writes SYSTEM/ALIAS/{samples.jsonl,results.json}
+    (file, dataset dir or hub id), `split` and `limit` (default eval.limit). Writes SYSTEM/ALIAS/{samples.jsonl,results.json}
     per pair and summary.json with each system's metrics and `mean_primary`, the mean over tasks
     of each task's headline metric (acc_norm, or acc where the task has no acc_norm): the
     "source domain" score of the learn-versus-forget comparison. Finished pairs are not redone.
@@ -268,7 +268,7 @@ def evaluate_mc_run(target: str | Path, cfg: RunConfig, tasks: list[str], out_di
             alias, _, task = spec.rpartition("=")
             alias = alias or task
             opts = cfg.eval.task_options.get(alias, {})
-            res = evaluate_mc(models.config_of(system), task, cfg.eval.limit, cfg.eval.batch_size,
+            res = evaluate_mc(models.config_of(system), task, opts.get("limit", cfg.eval.limit), cfg.eval.batch_size,
                               source=opts.get("source"), split=opts.get("split"), out_dir=out / system.name / alias,
                               model_and_tok=lambda s=system: models.load(s))
             row["tasks"][alias] = {**res.metrics, "primary": get_task(task).metrics[-1]}

@@ -67,19 +67,27 @@ def sampling_of(cfg: RunConfig, task) -> SamplingParams:
 
 
 def _generators(model_cfg: ModelConfig, systems: list[System], cfg: RunConfig, cache: Path):
-    """(generator, adapter name) per system; adapters share one base, full checkpoints do not."""
-    from loralab.eval.backends.cache import CachedGenerator
-    from loralab.eval.backends.transformers_backend import TransformersGenerator
+    """(generator, adapter name) per system; adapters share one base, full checkpoints do not.
 
-    bs = cfg.eval.batch_size
+    cfg.eval.backend picks the backend (transformers, vllm, or an OpenAI-compatible endpoint
+    serving the base); every generator is cached in `cache`."""
+    from loralab.eval.generate import make_generator
+
+    e = cfg.eval
     adapters = {s.name: s.path for s in systems if s.path and not s.full}
-    shared = CachedGenerator(TransformersGenerator.from_config(model_cfg.model_copy(update={"adapter": None}),
-                                                               adapters, batch_size=bs), cache)
+    if adapters and e.backend == "openai":
+        raise LoralabError("eval.backend openai: an HTTP endpoint cannot load this run's checkpoints; serve them "
+                           "with `loralab serve --adapter NAME=DIR` and evaluate the model name, or use transformers")
+
+    def make(mcfg, named=None):
+        return make_generator(mcfg.model_copy(update={"adapter": None}), backend=e.backend, adapters=named,
+                              endpoint=e.endpoint, batch_size=e.batch_size, cache=cache)
+
+    shared = make(model_cfg, adapters)
     out = {}
     for s in systems:
         if s.full:  # a whole model per checkpoint: load lazily, one at a time
-            out[s.name] = (lambda s=s: CachedGenerator(TransformersGenerator.from_config(
-                model_cfg.model_copy(update={"name": s.path, "adapter": None}), batch_size=bs), cache), BASE)
+            out[s.name] = (lambda s=s: make(model_cfg.model_copy(update={"name": s.path})), BASE)
         else:
             out[s.name] = (shared, s.name if s.path else BASE)
     return out
@@ -183,9 +191,18 @@ def load_task(spec: str, options: dict[str, dict]):
     from loralab.eval.tasks import get_task
 
     alias, _, base = spec.partition("=") if "=" in spec else (spec, "", spec)
-    task = get_task(base.strip(), **options.get(alias.strip(), {}))
+    opts = dict(options.get(alias.strip(), {}))
+    limit = opts.pop("limit", None)  # every task takes `limit` (its first N problems), besides eval.limit
+    task = get_task(base.strip(), **opts)
     task.name = alias.strip()
+    task.limit = limit
     return task
+
+
+def task_problems(task, default_limit: int | None) -> list:
+    """The problems evaluated: the task's own `limit` option, else eval.limit, else all."""
+    limit = getattr(task, "limit", None) or default_limit
+    return task.problems()[:limit] if limit else task.problems()
 
 
 def evaluate(target: str | Path, out_dir: str | Path, *, overrides: list[str] | None = None,
@@ -195,8 +212,8 @@ def evaluate(target: str | Path, out_dir: str | Path, *, overrides: list[str] | 
     started = time.time()
     cfg = cfg or run_config_of(target, overrides)
     out_dir = Path(out_dir)
-    if (out_dir / "summary.json").exists() and (out_dir / "meta.json").exists():
-        return out_dir  # finished: re-running is a no-op (delete the directory to redo it)
+    if _finished_same(out_dir, cfg):
+        return out_dir  # finished with this model and eval section: re-running is a no-op
     systems = systems_of(target, include_base) if Path(target).is_dir() else [System("base", 0, None)]
     if not systems:
         raise LoralabError(f"{target}: nothing to evaluate (no base requested and no checkpoints)")
@@ -205,7 +222,7 @@ def evaluate(target: str | Path, out_dir: str | Path, *, overrides: list[str] | 
     records = []
     for name in cfg.eval.tasks:
         task = load_task(name, cfg.eval.task_options)
-        problems = task.problems()[: cfg.eval.limit] if cfg.eval.limit else task.problems()
+        problems = task_problems(task, cfg.eval.limit)
         if not problems:
             raise LoralabError(f"eval.tasks: task '{name}' has no problems (check its options and limit)")
         completions = generate_all(task, problems, systems, gens, sampling_of(cfg, task), chat)
@@ -222,6 +239,17 @@ def evaluate(target: str | Path, out_dir: str | Path, *, overrides: list[str] | 
                                           "report_on": report_on, "best": best_system(summary_systems, select_on)})
     write_meta(out_dir, stage="eval", seed=cfg.train.seed, started=started)
     return out_dir
+
+
+def _finished_same(out_dir: Path, cfg: RunConfig) -> bool:
+    """An evaluation in `out_dir` finished with the same model and eval settings.
+
+    Another task list, limit or sampling re-evaluates (into the same directory, replacing
+    its summary); generations already made are reused from the directory's cache."""
+    if not ((out_dir / "summary.json").exists() and (out_dir / "meta.json").exists() and (out_dir / "config.yaml").exists()):
+        return False
+    saved = load_config(out_dir / "config.yaml")
+    return saved.eval == cfg.eval and saved.model == cfg.model
 
 
 def load_samples(eval_dir: str | Path) -> list[dict]:

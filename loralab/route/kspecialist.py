@@ -192,7 +192,17 @@ def _total(summaries: list[dict]) -> dict:
 def evaluate_routed(fits, cfg: RunConfig, root: Path) -> None:
     """Base + every K's routed system on cfg.eval.tasks, from one base model with all adapters."""
     from loralab.eval.generate import BASE, GenRequest, make_generator
-    from loralab.eval.sweep import System, _chat, best_system, check_all, load_task, sampling_of, summarise, task_name
+    from loralab.eval.sweep import (
+        System,
+        _chat,
+        best_system,
+        check_all,
+        load_task,
+        sampling_of,
+        summarise,
+        task_name,
+        task_problems,
+    )
     from loralab.io import write_jsonl
 
     todo = [f for f in fits if not (root / "runs" / f"k{f.k}" / "eval" / "summary.json").exists()]
@@ -205,7 +215,7 @@ def evaluate_routed(fits, cfg: RunConfig, root: Path) -> None:
     records: dict[int, list[dict]] = {f.k: [] for f in todo}
     for spec in cfg.eval.tasks:
         task = load_task(spec, cfg.eval.task_options)
-        problems = task.problems()[: cfg.eval.limit] if cfg.eval.limit else task.problems()
+        problems = task_problems(task, cfg.eval.limit)
         chat = _chat(task, gen, None)
         base = [task.request(p, chat=chat) for p in problems]
         reqs = [GenRequest(prompt=r.prompt, messages=r.messages, adapter=BASE, key=f"base:{r.key}") for r in base]

@@ -1,0 +1,72 @@
+"""`loralab eval RUN_DIR`: base + every checkpoint of a real training run, the table, the best.
+
+The run is trained here (tiny model for the fast test, the embedded model for the slow one),
+so the sweep reads exactly what `loralab train` writes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from loralab.cli import app
+from loralab.config import load_config
+from loralab.io import read_json, read_jsonl
+
+runner = CliRunner()
+
+
+def train_run(tmp_path: Path, model: str, steps: int = 4, save: int = 2) -> Path:
+    from loralab.train.sft import train
+
+    cfg = load_config(None, [f"model.name={model}", "data.source=bundled:pytasks", "data.template=chat",
+                             "data.max_rows=40", f"train.out_dir={tmp_path / 'run'}", f"train.max_steps={steps}",
+                             f"train.save_steps={save}", "train.batch_size=2", "train.logging_steps=1",
+                             "train.max_seq_len=256", "train.eval_max_examples=2"])
+    return train(cfg)
+
+
+def test_eval_sweeps_base_and_checkpoints_and_marks_the_best(tmp_path, tiny_model_dir):
+    run = train_run(tmp_path, str(tiny_model_dir))
+    res = runner.invoke(app, ["eval", str(run), "--task", "humaneval", "--limit", "3",
+                              "--set", "eval.max_new_tokens=8"])
+    assert res.exit_code == 0, res.output
+    summary = read_json(run / "eval" / "summary.json")
+    assert [(s["name"], s["step"]) for s in summary["systems"]] == [("base", 0), ("checkpoint-2", 2), ("checkpoint-4", 4)]
+    for s in summary["systems"]:
+        score = s["tasks"]["humaneval"]
+        assert score["n_problems"] == 3 and 0 <= score["solved"] <= 3 and len(score["ci95"]) == 2
+    best = summary["best"]
+    cands = [s for s in summary["systems"] if s["name"] != "base"]
+    top = max(s["tasks"]["humaneval"]["pass@1"] for s in cands)
+    # the best is a checkpoint with the top pass@1, the earliest step among ties
+    assert best["name"] == next(s["name"] for s in cands if s["tasks"]["humaneval"]["pass@1"] == top)
+    assert "checkpoint-4" in res.output and "base" in res.output
+    records = read_jsonl(run / "eval" / "samples.jsonl")
+    assert len(records) == 9 and all(r["status"] in ("pass", "fail", "timeout", "memory", "crash") for r in records)
+
+    # the same evaluation again is a no-op; another task list re-evaluates into the same place
+    stamp = (run / "eval" / "summary.json").stat().st_mtime_ns
+    assert runner.invoke(app, ["eval", str(run), "--task", "humaneval", "--limit", "3",
+                               "--set", "eval.max_new_tokens=8"]).exit_code == 0
+    assert (run / "eval" / "summary.json").stat().st_mtime_ns == stamp
+    res = runner.invoke(app, ["eval", str(run), "--task", "humaneval", "--limit", "2", "--set", "eval.max_new_tokens=8"])
+    assert res.exit_code == 0, res.output
+    assert read_json(run / "eval" / "summary.json")["systems"][0]["tasks"]["humaneval"]["n_problems"] == 2
+
+
+@pytest.mark.slow
+def test_eval_of_an_embedded_model_run_on_a_humaneval_slice(tmp_path, embedded_dir):
+    run = train_run(tmp_path, "smollm2-135m-instruct", steps=2, save=2)
+    res = runner.invoke(app, ["eval", str(run), "--task", "humaneval", "--limit", "4",
+                              "--set", "eval.max_new_tokens=160"])
+    assert res.exit_code == 0, res.output
+    summary = read_json(run / "eval" / "summary.json")
+    assert [s["name"] for s in summary["systems"]] == ["base", "checkpoint-2"]
+    assert summary["best"]["name"] == "checkpoint-2"
+    base = summary["systems"][0]["tasks"]["humaneval"]
+    assert base["n_problems"] == 4
+    # the real model writes real code: HumanEval/0..3 are easy enough that the base solves one
+    assert base["solved"] >= 1, read_jsonl(run / "eval" / "samples.jsonl")[:4]

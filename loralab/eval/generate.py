@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,11 @@ class SamplingParams:
     max_new_tokens: int = 512
     stop: tuple[str, ...] = ()      # generation is cut at the first stop string
     seed: int = 0
+    # chat answers: stop a row once it has written one complete fenced code block (the text
+    # keeps the closing fence). Completion-style stop strings ("\ndef", "\n```") would cut a
+    # chat answer at its opening fence; without any stop, a small model explains its code
+    # for hundreds of tokens the evaluation then throws away.
+    stop_after_code_block: bool = False
 
     def check(self) -> SamplingParams:
         """Raise one LoralabError naming the first bad field; return self."""
@@ -55,6 +61,8 @@ class SamplingParams:
         """The fields that change the output; greedy ignores top_p and seed."""
         d = {"n": self.n, "temperature": self.temperature, "max_new_tokens": self.max_new_tokens,
              "stop": list(self.stop)}
+        if self.stop_after_code_block:
+            d["stop_after_code_block"] = True
         if self.temperature > 0:
             d.update(top_p=self.top_p, seed=self.seed)
         return d
@@ -98,6 +106,31 @@ def check_request(req: GenRequest, where: str = "request") -> None:
     for i, m in enumerate(req.messages or ()):
         if not isinstance(m, dict) or not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str):
             raise LoralabError(f"{where} {req.key!r}: messages[{i}] needs string fields 'role' and 'content'")
+
+
+_OPENING_FENCE = re.compile(r"^[ \t]*(```|~~~)[^\n`]*$", re.M)
+
+
+def code_block_end(text: str) -> int | None:
+    """End of the first complete fenced block in `text` (just after its closing fence), or None."""
+    opening = _OPENING_FENCE.search(text)
+    if opening is None:
+        return None
+    closing = re.compile(rf"^[ \t]*{re.escape(opening.group(1))}[ \t]*$", re.M).search(text, opening.end() + 1)
+    return closing.end() if closing else None
+
+
+def cut_after_code_block(text: str) -> str:
+    """`text` up to the end of its first complete fenced block (all of it when there is none)."""
+    end = code_block_end(text)
+    return text if end is None else text[:end]
+
+
+def chat_params(params: SamplingParams) -> SamplingParams:
+    """The sampling of a chat request of a code task: no completion stop strings, one block."""
+    from dataclasses import replace
+
+    return replace(params, stop=(), stop_after_code_block=True)
 
 
 def cut_at_stop(text: str, stop: tuple[str, ...] | list[str]) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from loralab.config import ModelConfig, RunConfig, load_config, save_config
 from loralab.errors import LoralabError
-from loralab.eval.generate import BASE, GenRequest, SamplingParams
+from loralab.eval.generate import BASE, GenRequest, SamplingParams, chat_params
 from loralab.io import read_json, read_jsonl, write_json, write_jsonl, write_meta
 
 
@@ -116,13 +116,14 @@ def generate_all(task, problems, systems, gens, params, chat_opt) -> dict[str, l
     for members in groups.values():
         gen = resolved[members[0].name][0]
         chat = _chat(task, gen, chat_opt)
+        p_gen = chat_params(params) if chat else params  # completion stop strings would cut a chat answer
         reqs = []
         for s in members:
             for p in problems:
                 r = task.request(p, chat=chat)
                 reqs.append(GenRequest(prompt=r.prompt, messages=r.messages, adapter=resolved[s.name][1],
                                        key=f"{s.name}:{r.key or p.task_id}"))
-        comps = gen.generate(reqs, params)
+        comps = gen.generate(reqs, p_gen)
         for i, s in enumerate(members):
             out[s.name] = comps[i * len(problems):(i + 1) * len(problems)]
     return out

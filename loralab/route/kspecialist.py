@@ -191,7 +191,7 @@ def _total(summaries: list[dict]) -> dict:
 
 def evaluate_routed(fits, cfg: RunConfig, root: Path) -> None:
     """Base + every K's routed system on cfg.eval.tasks, from one base model with all adapters."""
-    from loralab.eval.generate import BASE, GenRequest, make_generator
+    from loralab.eval.generate import BASE, GenRequest, chat_params, make_generator
     from loralab.eval.sweep import (
         System,
         _chat,
@@ -223,7 +223,8 @@ def evaluate_routed(fits, cfg: RunConfig, root: Path) -> None:
             names = f.router.route([r.route_text() for r in base])
             reqs += [GenRequest(prompt=r.prompt, messages=r.messages, adapter=n, key=f"k{f.k}:{r.key}")
                      for r, n in zip(base, names, strict=True)]
-        comps = gen.generate(reqs, sampling_of(cfg, task))
+        params = sampling_of(cfg, task)
+        comps = gen.generate(reqs, chat_params(params) if chat else params)
         n = len(problems)
         systems = {"base": comps[:n]} | {f"k{f.k}": comps[(j + 1) * n:(j + 2) * n] for j, f in enumerate(todo)}
         checked = check_all(task, problems, systems, cfg)

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 from loralab.errors import LoralabError
-from loralab.eval.generate import BASE, GenRequest, SamplingParams, check_request, cut_at_stop
+from loralab.eval.generate import BASE, GenRequest, SamplingParams, check_request, cut_after_code_block, cut_at_stop
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
@@ -58,7 +58,8 @@ class OpenAIGenerator:
         texts: list[str] = []
         while len(texts) < params.n:
             texts += self._call(req, params, params.n - len(texts), params.seed + len(texts))
-        return [cut_at_stop(t, params.stop) for t in texts[:params.n]]
+        cut = cut_after_code_block if params.stop_after_code_block else (lambda t: t)
+        return [cut(cut_at_stop(t, params.stop)) for t in texts[:params.n]]
 
     def _call(self, req: GenRequest, params: SamplingParams, n: int, seed: int) -> list[str]:
         body = {"model": self._model_for(req.adapter), "max_tokens": params.max_new_tokens,

@@ -31,6 +31,8 @@ from loralab.eval.generate import (
     Router,
     SamplingParams,
     check_request,
+    code_block_end,
+    cut_after_code_block,
     cut_at_stop,
     dir_identity,
     model_identity,
@@ -140,8 +142,11 @@ class TransformersGenerator:
         width = input_ids.shape[1]
         kwargs = dict(input_ids=input_ids, attention_mask=attention_mask, max_new_tokens=params.max_new_tokens,
                       pad_token_id=self.tok.pad_token_id, do_sample=False, temperature=None, top_p=None, top_k=None)
-        if params.stop:
-            kwargs["stopping_criteria"] = StoppingCriteriaList([StopOnStrings(self.tok, params.stop, width)])
+        criteria = [StopOnStrings(self.tok, params.stop, width)] if params.stop else []
+        if params.stop_after_code_block:
+            criteria.append(StopAfterCodeBlock(self.tok, width))
+        if criteria:
+            kwargs["stopping_criteria"] = StoppingCriteriaList(criteria)
         if params.temperature > 0:
             kwargs["logits_processor"] = LogitsProcessorList(
                 [SeededSampler(seeds, params.temperature, params.top_p, self.model.device)])
@@ -152,7 +157,8 @@ class TransformersGenerator:
             gen = self.model.generate(**kwargs)
         new = gen[:, width:].tolist()  # (B, new_tokens), rows that finished early padded
         self._count(new, time.perf_counter() - t0)
-        return [cut_at_stop(self.tok.decode(row, skip_special_tokens=True), params.stop) for row in new]
+        texts = [cut_at_stop(self.tok.decode(row, skip_special_tokens=True), params.stop) for row in new]
+        return [cut_after_code_block(t) for t in texts] if params.stop_after_code_block else texts
 
     def _use_adapters(self, adapters: list[str], kwargs: dict):
         """One adapter (or the base) for the whole batch, or PEFT's per-row `adapter_names`."""
@@ -213,6 +219,27 @@ class StopOnStrings(StoppingCriteria):
         start = max(self.prompt_width, input_ids.shape[1] - self.window)
         tails = self.tok.batch_decode(input_ids[:, start:], skip_special_tokens=True)  # B strings
         hit = [any(s in t for s in self.stop) for t in tails]
+        return torch.tensor(hit, dtype=torch.bool, device=input_ids.device)
+
+
+class StopAfterCodeBlock(StoppingCriteria):
+    """Per-row stop once the generated text holds one complete fenced block.
+
+    Only rows whose last few tokens contain a backtick or tilde are decoded in full, so most
+    steps cost a short tail decode per row.
+    """
+
+    def __init__(self, tok, prompt_width: int):
+        self.tok, self.prompt_width = tok, prompt_width
+
+    def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
+        start = max(self.prompt_width, input_ids.shape[1] - 4)
+        tails = self.tok.batch_decode(input_ids[:, start:], skip_special_tokens=True)  # B strings
+        hit = [False] * len(tails)
+        for b, tail in enumerate(tails):
+            if "`" in tail or "~" in tail:
+                text = self.tok.decode(input_ids[b, self.prompt_width:], skip_special_tokens=True)
+                hit[b] = code_block_end(text) is not None
         return torch.tensor(hit, dtype=torch.bool, device=input_ids.device)
 
 

@@ -18,6 +18,7 @@ from loralab.eval.generate import (
     Router,
     SamplingParams,
     check_request,
+    cut_after_code_block,
     cut_at_stop,
     dir_identity,
     model_identity,
@@ -94,4 +95,5 @@ class VLLMGenerator:
                                  max_tokens=params.max_new_tokens, stop=list(params.stop) or None, seed=params.seed)
         loras = [None if n == BASE else self._LoRARequest(n, self._ids[n], self.adapters[n]) for n in names]
         outs = self.llm.generate([self.render(r) for r in requests], sp, lora_request=loras, use_tqdm=False)
-        return [[cut_at_stop(c.text, params.stop) for c in o.outputs] for o in outs]
+        cut = cut_after_code_block if params.stop_after_code_block else (lambda t: t)
+        return [[cut(cut_at_stop(c.text, params.stop)) for c in o.outputs] for o in outs]

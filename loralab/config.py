@@ -164,6 +164,18 @@ def parse_overrides(pairs: list[str]) -> dict:
     return tree
 
 
+def dotted_to_tree(flat: dict[str, Any]) -> dict:
+    """{'adapter.r': 8} -> {'adapter': {'r': 8}}: typed values kept as they are (not parsed as YAML)."""
+    tree: dict = {}
+    for key, value in flat.items():
+        node = tree
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return tree
+
+
 def deep_merge(base: dict, over: dict) -> dict:
     out = dict(base)
     for key, value in over.items():

@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from loralab.config import RunConfig, deep_merge, parse_overrides, read_yaml, validate
+from loralab.config import RunConfig, deep_merge, dotted_to_tree, parse_overrides, read_yaml, validate
 from loralab.errors import LoralabError
 from loralab.io import write_json
 
@@ -50,17 +50,6 @@ class StudyConfig(BaseModel):
     base: dict[str, Any] = Field(default_factory=dict, description="The RunConfig every variant starts from.")
     base_config: str | None = Field(None, description="Or: a run YAML (relative to the study file) to start from.")
     matrix: list[Variant] | dict[str, list[Any]] = Field(..., description="Named variants, or key -> values (product).")
-
-
-def _dotted_to_tree(flat: dict[str, Any]) -> dict:
-    tree: dict = {}
-    for key, value in flat.items():
-        node = tree
-        *parents, leaf = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return tree
 
 
 def expand_matrix(matrix: list[Variant] | dict[str, list[Any]]) -> list[Variant]:
@@ -90,7 +79,7 @@ def load_study(path: str | Path, overrides: list[str] | None = None) -> tuple[St
         raise LoralabError(f"{path}: matrix variant names repeat: {names}")
     runs = {}
     for v in variants:
-        merged = deep_merge(base, _dotted_to_tree(v.set))
+        merged = deep_merge(base, dotted_to_tree(v.set))
         runs[v.name] = validate(RunConfig, merged, f"{path} (variant '{v.name}')")
     return study, runs
 

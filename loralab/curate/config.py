@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from loralab.config import deep_merge, parse_overrides, read_yaml, validate
+from loralab.config import deep_merge, dotted_to_tree, parse_overrides, read_yaml, validate
 from loralab.errors import LoralabError
 
 
@@ -82,11 +82,4 @@ def build_config(path: str | Path | None = None, overrides: list[str] | None = N
         if not sep or not name.strip():
             raise LoralabError(f"--field {pair!r}: expected ROLE=NAME, e.g. --field question=prompt")
         given[f"fields.{role.strip()}"] = name.strip()
-    tree: dict = {}
-    for dotted, value in given.items():
-        *parents, leaf = dotted.split(".")
-        node = tree
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return validate(model, deep_merge(data, tree), str(path) if path else "command line")
+    return validate(model, deep_merge(data, dotted_to_tree(given)), str(path) if path else "command line")

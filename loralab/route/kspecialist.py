@@ -65,6 +65,12 @@ def load_kspecialist(path: str | Path, overrides: list[str] | None = None) -> tu
     cfg = validate(RunConfig, base, f"{path} (base)")
     if len(set(spec.kspecialist.k)) != len(spec.kspecialist.k) or min(spec.kspecialist.k) < 1:
         raise LoralabError(f"{path}: kspecialist.k must be distinct positive integers, got {spec.kspecialist.k}")
+    from loralab.eval.mc_tasks import TASKS as MC_TASKS
+
+    mc = [t for t in cfg.eval.tasks if t.split("=")[-1].strip() in MC_TASKS]
+    if mc:
+        raise LoralabError(f"{path}: base.eval.tasks: the K-specialist evaluation routes code tasks; "
+                           f"{', '.join(mc)} are multiple choice (score them with `loralab forgetting`)")
     if cfg.adapter.method == "full":
         raise LoralabError(f"{path}: base.adapter.method 'full' cannot serve K specialists from one base; use lora")
     return spec.kspecialist, cfg

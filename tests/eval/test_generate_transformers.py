@@ -161,3 +161,22 @@ def test_stop_helpers():
     assert stream_safe("x = 1\n\ndef f", ("\n\ndef",)) == "x = 1"
     assert stream_safe("caf\ufffd", ()) == "caf"
     assert stream_safe("hello", ("xyz",)) == "hello"
+
+
+def test_segmented_decoding_equals_one_generate_call(gen, monkeypatch):
+    """Past the first segment, unfinished rows continue in a smaller batch; greedy text and
+    seeded samples are those of one long generate call."""
+    import loralab.eval.backends.transformers_backend as tb
+
+    reqs = [GenRequest(prompt=p) for p in PROMPTS]
+    stop = SamplingParams(max_new_tokens=40, stop=("\n\n",))  # some rows stop early, some run on
+    sampled = SamplingParams(n=2, temperature=1.0, top_p=0.9, max_new_tokens=40, seed=3)
+    monkeypatch.setattr(tb, "FIRST_SEGMENT", 10_000)  # one segment: plain model.generate
+    want = [gen.generate(reqs, p) for p in (SamplingParams(max_new_tokens=40), stop, sampled)]
+    monkeypatch.setattr(tb, "FIRST_SEGMENT", 5)  # segments of 5, 10, 20, 5 tokens
+    calls = []
+    real = gen._decode
+    monkeypatch.setattr(gen, "_decode", lambda ids, *a, **k: calls.append(len(ids)) or real(ids, *a, **k))
+    got = [gen.generate(reqs, p) for p in (SamplingParams(max_new_tokens=40), stop, sampled)]
+    assert got == want
+    assert len(calls) > 3 and min(calls) < max(calls)  # finished rows left the batch

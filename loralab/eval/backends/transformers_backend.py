@@ -42,6 +42,7 @@ from loralab.eval.generate import (
 from loralab.models import has_chat_template, load_adapter, load_model
 
 OnText = Callable[[int, int, str], None]  # (request index, sample index, text so far)
+FIRST_SEGMENT = 64  # new tokens of the first decoding segment; each next one is twice as long
 
 
 class TransformersGenerator:
@@ -138,27 +139,64 @@ class TransformersGenerator:
 
     def _generate_batch(self, ids: list[list[int]], adapters: list[str], seeds: list[int], params: SamplingParams,
                         on_text: Callable[[int, str], None] | None) -> list[str]:
+        """Decode a batch in growing segments (64, 128, 256, ... new tokens), dropping the rows
+        that finished after each one.
+
+        `model.generate` keeps computing a finished row until the batch's longest one ends, so
+        one degenerate answer that runs to max_new_tokens makes the whole batch pay for it. Here
+        the unfinished rows continue from their prompt plus what they generated so far (one
+        prefill, which is cheap next to decoding) in a smaller batch. Greedy rows take the same
+        tokens as one long call; sampled rows keep their own seeded generator across segments.
+        A streamed batch (`on_text`) decodes in one segment, so its text only ever grows.
+        """
+        samplers = ([torch.Generator(device=self.model.device).manual_seed(s) for s in seeds]
+                    if params.temperature > 0 else None)
+        out: list[list[int]] = [[] for _ in ids]
+        active = list(range(len(ids)))
+        segment = params.max_new_tokens if on_text is not None else min(params.max_new_tokens, FIRST_SEGMENT)
+        while active:
+            budget = min(segment, params.max_new_tokens - len(out[active[0]]))
+            new = self._decode([ids[i] + out[i] for i in active], [adapters[i] for i in active],
+                               [samplers[i] for i in active] if samplers else None, params, budget, on_text)
+            for i, row in zip(active, new, strict=True):
+                out[i] += row
+            active = [i for i, row in zip(active, new, strict=True)
+                      if len(row) == budget and len(out[i]) < params.max_new_tokens and not self._done(out[i], params)]
+            segment *= 2
+        texts = [cut_at_stop(self.tok.decode(row, skip_special_tokens=True), params.stop) for row in out]
+        return [cut_after_code_block(t) for t in texts] if params.stop_after_code_block else texts
+
+    def _done(self, row: list[int], params: SamplingParams) -> bool:
+        """Whether a row that used its whole segment already met a stop string or closed its block."""
+        text = self.tok.decode(row, skip_special_tokens=True)
+        if params.stop and cut_at_stop(text, params.stop) != text:
+            return True
+        return params.stop_after_code_block and code_block_end(text) is not None
+
+    def _decode(self, ids: list[list[int]], adapters: list[str], samplers: list | None, params: SamplingParams,
+                max_new: int, on_text: Callable[[int, str], None] | None) -> list[list[int]]:
+        """One `model.generate` call; each row's new tokens up to and including its EOS."""
         input_ids, attention_mask = self._left_pad(ids)  # (B, T)
         width = input_ids.shape[1]
-        kwargs = dict(input_ids=input_ids, attention_mask=attention_mask, max_new_tokens=params.max_new_tokens,
+        kwargs = dict(input_ids=input_ids, attention_mask=attention_mask, max_new_tokens=max_new,
                       pad_token_id=self.tok.pad_token_id, do_sample=False, temperature=None, top_p=None, top_k=None)
         criteria = [StopOnStrings(self.tok, params.stop, width)] if params.stop else []
         if params.stop_after_code_block:
             criteria.append(StopAfterCodeBlock(self.tok, width))
         if criteria:
             kwargs["stopping_criteria"] = StoppingCriteriaList(criteria)
-        if params.temperature > 0:
+        if samplers is not None:
             kwargs["logits_processor"] = LogitsProcessorList(
-                [SeededSampler(seeds, params.temperature, params.top_p, self.model.device)])
+                [SeededSampler(samplers, params.temperature, params.top_p)])
         if on_text is not None:
             kwargs["streamer"] = RowStreamer(self.tok, on_text)
         t0 = time.perf_counter()
         with torch.inference_mode(), self._use_adapters(adapters, kwargs):
             gen = self.model.generate(**kwargs)
-        new = gen[:, width:].tolist()  # (B, new_tokens), rows that finished early padded
+        eos = self._eos_ids() | ({self.tok.pad_token_id} if self.tok.pad_token_id is not None else set())
+        new = [self._real(row, eos) for row in gen[:, width:].tolist()]  # (B, <= max_new), padding dropped
         self._count(new, time.perf_counter() - t0)
-        texts = [cut_at_stop(self.tok.decode(row, skip_special_tokens=True), params.stop) for row in new]
-        return [cut_after_code_block(t) for t in texts] if params.stop_after_code_block else texts
+        return new
 
     def _use_adapters(self, adapters: list[str], kwargs: dict):
         """One adapter (or the base) for the whole batch, or PEFT's per-row `adapter_names`."""
@@ -197,8 +235,7 @@ class TransformersGenerator:
         return row
 
     def _count(self, new: list[list[int]], seconds: float) -> None:
-        eos = self._eos_ids()
-        self.stats["new_tokens"] += sum(len(self._real(r, eos)) for r in new)
+        self.stats["new_tokens"] += sum(len(r) for r in new)
         self.stats["seconds"] += seconds
         self.stats["batches"] += 1
 
@@ -251,9 +288,9 @@ class SeededSampler(LogitsProcessor):
     batch-mates, and a resumed evaluation would not reproduce the uninterrupted one.
     """
 
-    def __init__(self, seeds: list[int], temperature: float, top_p: float, device):
+    def __init__(self, generators: list[torch.Generator], temperature: float, top_p: float):
         self.temperature, self.top_p = temperature, top_p
-        self.generators = [torch.Generator(device=device).manual_seed(s) for s in seeds]
+        self.generators = generators  # one per row, seeded by the caller, kept across segments
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         probs = torch.softmax(scores.float() / self.temperature, dim=-1)  # (B, V)

@@ -87,7 +87,7 @@ def test_matrix_resolves_every_variant(tmp_path, tiny_model_dir):
     assert runs["r2"].train.learning_rate == runs["r4"].train.learning_rate == 1e-3
     bad = tmp_path / "bad.yaml"
     bad.write_text("study: {name: x}\nmatrix: [{name: a, set: {adapter.rank: 2}}]\n")
-    with pytest.raises(LoralabError, match="variant 'a'.*adapter.rank: unknown key; did you mean 'r'"):
+    with pytest.raises(LoralabError, match=r"(?s)variant 'a'.*adapter.rank: unknown key; did you mean 'r'"):
         load_study(bad)
 
 

@@ -114,3 +114,19 @@ def test_fit_routers_writes_routers_and_cluster_splits(tmp_path):
     names = {c[0]["id"][0]: router.names[i] for i, c in enumerate(clusters)}
     assert picks == [names["s"], names["n"]]
     assert read_jsonl(fits[0].cluster_dir(0) / "train.jsonl") == rows[0:5] + rows[6:11]
+
+
+def test_route_fit_command_and_a_missing_directory(tmp_path):
+    from typer.testing import CliRunner
+
+    from loralab.cli import app
+
+    rows = [{"id": f"{t}{i}", "instruction": q, "input": "", "prompt": q, "response": "pass", "text": q}
+            for t, qs in TOPICS.items() for i, q in enumerate(qs)]
+    write_jsonl(tmp_path / "data" / "train.jsonl", rows)
+    res = CliRunner().invoke(app, ["route", "fit", str(tmp_path / "data"), "--k", "1,2", "--out", str(tmp_path / "r")])
+    assert res.exit_code == 0, res.output
+    assert "K=2" in res.output and (tmp_path / "r" / "k-2" / "router.json").exists()
+    assert sum(load_router(tmp_path / "r" / "k-2").sizes) == 12
+    res = CliRunner().invoke(app, ["route", "fit", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r2")])
+    assert res.exit_code != 0 and "no train.jsonl" in str(res.exception or res.output)

@@ -243,3 +243,24 @@ def test_real_model_answers_a_chat_request(embedded_dir):
             "model": "smollm2-135m-instruct", "temperature": 0, "max_tokens": 24,
             "messages": [{"role": "user", "content": "What is the capital of France?"}]}, timeout=300)
     assert status == 200 and "Paris" in body["choices"][0]["message"]["content"]
+
+
+def test_serve_with_a_router_file_loads_its_adapters(tiny_model_dir, tmp_path):
+    """`loralab serve --router DIR` alone: the router names its adapters; "router" routes per prompt."""
+    import numpy as np
+
+    from loralab.route.router import Router, save_router
+    from loralab.route.serve import serve
+
+    a = make_adapter(tiny_model_dir, tmp_path / "a", 1)
+    router = Router(np.zeros((1, 4), np.float32), "unused-for-k1", "", ["k1-c0"], [3], {"k1-c0": str(a)})
+    save_router(router, tmp_path / "router")
+    with serve(str(tiny_model_dir), {}, router_dir=str(tmp_path / "router"), port=0) as handle:
+        with urllib.request.urlopen(handle.url + "/models", timeout=10) as resp:
+            ids = [m["id"] for m in json.loads(resp.read())["data"]]
+        assert ids[1:] == ["k1-c0", "router"]
+        body = {"prompt": "def g():", "max_tokens": 6, "temperature": 0}
+        routed = post_json(handle.url + "/completions", {**body, "model": "router"})
+        direct = post_json(handle.url + "/completions", {**body, "model": "k1-c0"})
+        assert routed[0] == direct[0] == 200
+        assert routed[1]["choices"][0]["text"] == direct[1]["choices"][0]["text"]

@@ -141,7 +141,7 @@ def fit_kmeans(embeddings: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, n
     """(centroids (K, D), labels (N,)) by k-means++ and Lloyd iterations, best of 10 seeded starts."""
     n = len(embeddings)
     if k < 1 or k > n:
-        raise LoralabError(f"kspecialist.k: K={k} needs between 1 and {n} training rows per cluster count")
+        raise LoralabError(f"kspecialist.k: K={k} clusters need at least {k} training rows, there are {n}")
     if k == 1:
         return embeddings.mean(0, keepdims=True), np.zeros(n, dtype=np.int64)
     from sklearn.cluster import KMeans

@@ -406,9 +406,9 @@ def eval_cmd(
     if limit:
         sets.append(f"eval.limit={limit}")
     cfg = load_config(config, sets) if config else run_config_of(target, sets)
-    from loralab.eval.mc_tasks import TASKS as MC_TASKS
+    from loralab.eval.mc_tasks import multiple_choice_specs
 
-    mc = [t for t in cfg.eval.tasks if t.split("=")[-1] in MC_TASKS]
+    mc = multiple_choice_specs(cfg.eval.tasks)
     if mc:
         from loralab.eval.multiple_choice import evaluate_mc_run
 

@@ -193,10 +193,10 @@ class StudyRunner:
 
     def evaluate(self, name: str, cfg: RunConfig) -> None:
         """Code tasks into runs/NAME/eval; multiple-choice (forgetting) tasks into runs/NAME/eval_mc."""
-        from loralab.eval.mc_tasks import TASKS as MC_TASKS
+        from loralab.eval.mc_tasks import multiple_choice_specs
         from loralab.eval.sweep import evaluate
 
-        mc = [t for t in cfg.eval.tasks if t.split("=")[-1].strip() in MC_TASKS]
+        mc = multiple_choice_specs(cfg.eval.tasks)
         code = cfg.model_copy(deep=True)
         code.eval.tasks = [t for t in cfg.eval.tasks if t not in mc]
         if mc:

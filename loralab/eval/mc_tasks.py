@@ -142,6 +142,11 @@ TASKS: dict[str, McTask] = {t.name: t for t in [
 ]}
 
 
+def multiple_choice_specs(specs: list[str]) -> list[str]:
+    """The eval.tasks entries ('arc_challenge' or 'ALIAS=TASK') that are multiple-choice tasks."""
+    return [t for t in specs if t.split("=")[-1].strip() in TASKS]
+
+
 def get_task(name: str) -> McTask:
     if name not in TASKS:
         raise LoralabError(f"unknown multiple-choice task {name!r}; known: {', '.join(TASKS)}")

@@ -65,9 +65,9 @@ def load_kspecialist(path: str | Path, overrides: list[str] | None = None) -> tu
     cfg = validate(RunConfig, base, f"{path} (base)")
     if len(set(spec.kspecialist.k)) != len(spec.kspecialist.k) or min(spec.kspecialist.k) < 1:
         raise LoralabError(f"{path}: kspecialist.k must be distinct positive integers, got {spec.kspecialist.k}")
-    from loralab.eval.mc_tasks import TASKS as MC_TASKS
+    from loralab.eval.mc_tasks import multiple_choice_specs
 
-    mc = [t for t in cfg.eval.tasks if t.split("=")[-1].strip() in MC_TASKS]
+    mc = multiple_choice_specs(cfg.eval.tasks)
     if mc:
         raise LoralabError(f"{path}: base.eval.tasks: the K-specialist evaluation routes code tasks; "
                            f"{', '.join(mc)} are multiple choice (score them with `loralab forgetting`)")

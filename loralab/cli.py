@@ -543,7 +543,7 @@ def score_livecodebench_cmd(
 @score_app.command("mbpp")
 def score_mbpp_cmd(
     samples: Path = typer.Argument(..., help="JSONL of {task_id, completion}; task_id 11 or 'mbpp/11'."),
-    path: Optional[str] = typer.Option(None, "--path", help="MBPP JSONL or hub id (default: ../shared/data/eval/mbpp.jsonl, else 'mbpp')."),
+    path: Optional[str] = typer.Option(None, "--path", help="MBPP JSONL, e.g. ../shared/data/eval/mbpp.jsonl, or hub id (default: the hub's 'mbpp')."),
     k: str = KOpt, workers: Optional[int] = WorkersOpt,
     timeout: float = typer.Option(3.0, "--timeout", help="Seconds per program."),
 ) -> None:

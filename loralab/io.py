@@ -138,7 +138,7 @@ def versions() -> dict[str, str]:
     import importlib.metadata as md
 
     out = {"python": platform.python_version(), "platform": platform.platform()}
-    for name in ("loralab", "torch", "transformers", "peft", "trl", "accelerate", "datasets"):
+    for name in ("loralab", "torch", "transformers", "peft", "accelerate", "datasets"):
         try:
             out[name] = md.version(name)
         except md.PackageNotFoundError:

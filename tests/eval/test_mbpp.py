@@ -81,6 +81,19 @@ def test_hub_id_goes_through_datasets(monkeypatch):
     assert [p.task_id for p in task.problems()] == ["mbpp/11"] and calls == [("mbpp", "full")]
 
 
+
+def test_without_a_path_the_hub_is_asked_and_its_failure_names_the_option(monkeypatch):
+    # no default file next to the checkout: only an explicit path reads a local copy
+    import datasets
+
+    def offline(name, config=None, **kw):
+        raise ConnectionError(f"offline: cannot reach the hub for {name}")
+
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    with pytest.raises(LoralabError, match=r"mbpp: cannot load the hub dataset 'mbpp' \(ConnectionError.*"
+                                           r"eval.task_options.mbpp.path"):
+        get_task("mbpp").problems()
+
 def test_pytasks_reference_solutions_pass_and_stubs_fail():
     task = get_task("pytasks")
     problems = task.problems()

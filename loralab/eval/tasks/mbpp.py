@@ -1,8 +1,8 @@
 """MBPP (Austin et al. 2021): a one-sentence task and three `assert` lines per problem.
 
 Rows as the original release ships them: {task_id, text, code, test_setup_code, test_list,
-challenge_test_list}. The default source is ../shared/data/eval/mbpp.jsonl next to a source
-checkout, else the hub dataset "mbpp" (config "full"). The test split is task ids 11-510, as
+challenge_test_list}. The source is the `path` option (a local JSONL, e.g. a copy in
+../shared/data/eval/mbpp.jsonl), else the hub dataset "mbpp" (config "full"). The test split is task ids 11-510, as
 in the paper; `split` picks another range. Prompts show the task and the first test (so the
 model learns the function name), as the paper does.
 
@@ -24,21 +24,29 @@ from loralab.eval.extract import extract_code
 from loralab.eval.tasks import Problem, fenced_request_text
 
 SPLITS = {"test": (11, 510), "train": (601, 974), "validation": (511, 600), "prompt": (1, 10), "all": (1, 10 ** 9)}
-SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "eval" / "mbpp.jsonl"
+HUB_ID = "mbpp"
 
 
 def load_rows(path: str | None) -> list[dict]:
-    """A local JSONL file, or a hub dataset id ("mbpp") through `datasets`."""
+    """A local JSONL file, or a hub dataset id (default "mbpp") through `datasets`.
+
+    No default file: a path guessed from where the package is installed would differ
+    between a checkout, a wheel and CI, so a local copy is always named by the caller."""
     from loralab.io import read_jsonl
 
-    source = path or (str(SHARED) if SHARED.exists() else "mbpp")
+    source = path or HUB_ID
     if Path(source).expanduser().exists():
         return read_jsonl(Path(source).expanduser())
     if "/" in source and source.endswith((".json", ".jsonl")):
         raise LoralabError(f"mbpp path: {source}: no such file")
     import datasets
 
-    ds = datasets.load_dataset(source, "full")
+    try:
+        ds = datasets.load_dataset(source, "full")
+    except Exception as e:  # offline, unknown id, hub down: all mean "name a local file"
+        raise LoralabError(f"mbpp: cannot load the hub dataset {source!r} ({type(e).__name__}: {e}); "
+                           "name a local JSONL with the task option path (eval.task_options.mbpp.path, "
+                           "or --path for `loralab score mbpp`), e.g. ../shared/data/eval/mbpp.jsonl") from None
     return [dict(r) for split in ds.values() for r in split]
 
 

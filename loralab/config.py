@@ -88,7 +88,7 @@ class TrainConfig(_Section):
     max_steps: int | None = Field(None, ge=1, description="Stop after this many optimizer steps.")
     batch_size: int = Field(4, ge=1, description="Examples per device per micro-batch.")
     grad_accum: int = Field(1, ge=1, description="Micro-batches per optimizer step.")
-    scheduler: Literal["cosine", "linear", "constant"] = Field("cosine")
+    scheduler: Literal["cosine", "linear", "constant"] = Field("cosine", description="Learning-rate decay after warm-up.")
     weight_decay: float = Field(0.0, ge=0, description="AdamW decoupled weight decay (matrices only, not biases/norms).")
     max_grad_norm: float = Field(1.0, gt=0, description="Clip the global gradient norm to this.")
     optimizer: Literal["auto", "adamw", "adamw_8bit", "paged_adamw_32bit", "sgd"] = Field(
@@ -107,7 +107,8 @@ class TrainConfig(_Section):
     save_total_limit: int | None = Field(None, ge=1, description="Keep only the last K checkpoints.")
     early_stopping_patience: int | None = Field(None, ge=1, description="Stop after N evaluations without a better val loss.")
     eval_max_examples: int | None = Field(None, ge=1, description="Validation loss on the first N validation examples only.")
-    report_to: list[Literal["tensorboard", "mlflow"]] = Field(default_factory=list)
+    report_to: list[Literal["tensorboard", "mlflow"]] = Field(
+        default_factory=list, description="Trackers: RUN/tensorboard/, or MLflow (RUN/mlruns unless MLFLOW_TRACKING_URI is set).")
 
 
 class EvalConfig(_Section):
@@ -116,10 +117,12 @@ class EvalConfig(_Section):
     n_samples: int = Field(1, ge=1, description="Completions per problem (n in pass@k).")
     k: list[int] = Field(default_factory=lambda: [1], description="pass@k values to report (only k <= n).")
     temperature: float = Field(0.0, ge=0, description="0 means greedy.")
-    top_p: float = Field(0.95, gt=0, le=1)
-    max_new_tokens: int = Field(512, ge=1)
-    batch_size: int = Field(8, ge=1)
-    backend: Literal["transformers", "vllm", "openai"] = Field("transformers")
+    top_p: float = Field(0.95, gt=0, le=1, description="Nucleus sampling (only when temperature > 0).")
+    max_new_tokens: int = Field(512, ge=1, description="Longest completion, in tokens.")
+    batch_size: int = Field(8, ge=1, description="Prompts decoded together.")
+    backend: Literal["transformers", "vllm", "openai"] = Field(
+        "transformers", description="Generation backend of `loralab eval` and studies; openai evaluates a model "
+                                    "behind eval.endpoint, not a run's checkpoints.")
     endpoint: str | None = Field(None, description="Base URL of an OpenAI-compatible API (backend openai).")
     timeout_s: float = Field(10.0, gt=0, description="Wall-clock limit per sandboxed program.")
     workers: int | None = Field(None, ge=1, description="Parallel sandbox workers (default: core count).")
@@ -272,6 +275,6 @@ def describe(model: type[BaseModel] = RunConfig, prefix: str = "") -> list[tuple
         if isinstance(ann, type) and issubclass(ann, BaseModel):
             rows += describe(ann, f"{prefix}{name}.")
         else:
-            default = field.get_default(call_default_factory=True)
-            rows.append((f"{prefix}{name}", repr(default), field.description or ""))
+            default = "(required)" if field.is_required() else repr(field.get_default(call_default_factory=True))
+            rows.append((f"{prefix}{name}", default, field.description or ""))
     return rows

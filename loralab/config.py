@@ -268,7 +268,7 @@ def save_config(cfg: BaseModel, out_dir: str | Path, name: str = "config.yaml") 
 
 
 def describe(model: type[BaseModel] = RunConfig, prefix: str = "") -> list[tuple[str, str, str]]:
-    """(dotted key, default, description) for every field: the config reference in --help/README."""
+    """(dotted key, default, description) for every field: the reference of `loralab config --reference` and docs/configuration.md (scripts/gen_docs.py)."""
     rows = []
     for name, field in model.model_fields.items():
         ann = field.annotation

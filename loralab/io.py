@@ -11,6 +11,7 @@ read (`recover`). Every reader names the file and line it choked on.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -150,7 +151,14 @@ def leftovers(path: str | Path) -> list[Path]:
         m = mine.match(entry.name)
         if m and not (m["pid"] and _writer_alive(entry, int(m["pid"]))):
             found.append(entry)
-    return sorted(found, key=lambda p: p.lstat().st_mtime_ns, reverse=True)
+    return sorted(found, key=_mtime, reverse=True)
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.lstat().st_mtime_ns
+    except FileNotFoundError:  # another process cleaned it up meanwhile
+        return 0
 
 
 def recover(path: str | Path) -> bool:
@@ -210,6 +218,9 @@ def fsync_dir(path: str | Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
+    except OSError as e:
+        if e.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):  # filesystems that cannot sync a directory
+            raise
     finally:
         os.close(fd)
 

@@ -5,6 +5,10 @@ task; the base model by its own records. Two systems are compared on the problem
 answered: per problem, "solved" is the first sample passing (greedy decoding gives one
 sample), which makes the McNemar exact test on discordant problems the right paired test;
 the bootstrap CI is over problems for the difference of per-problem pass@1 estimates.
+
+All comparisons of one study on one task form one family of tests (with `compare: all`, K
+runs give K + K(K-1)/2 of them): each row keeps its raw McNemar p and gets the Holm-adjusted
+p over its family (`mcnemar_p_holm`, family size `holm_m`); verdicts read the adjusted one.
 """
 
 from __future__ import annotations
@@ -45,8 +49,22 @@ def compare_pair(a_name: str, a: dict[str, list[bool]], b_name: str, b: dict[str
             "bootstrap_ci95": list(paired_bootstrap_ci(pa, pb, seed=seed)) if n else [0.0, 0.0]}
 
 
+def add_holm(rows: list[dict]) -> list[dict]:
+    """Set `mcnemar_p_holm` and `holm_m` on every row with a McNemar p, one Holm family per task."""
+    from loralab.analysis.stats import holm
+
+    families: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        if row.get("mcnemar_p") is not None:
+            families[row["task"]].append(row)
+    for family in families.values():
+        for row, adjusted in zip(family, holm([r["mcnemar_p"] for r in family]), strict=True):
+            row["mcnemar_p_holm"], row["holm_m"] = adjusted, len(family)
+    return rows
+
+
 def compare_runs(eval_dirs: dict[str, Path], mode: str = "base") -> list[dict]:
-    """Every run's best checkpoint vs base; with mode 'all' also every pair of runs."""
+    """Every run's best checkpoint vs base; with mode 'all' also every pair of runs; Holm-adjusted per task."""
     picked = {}
     for name, d in eval_dirs.items():
         summary = read_json(d / "summary.json")
@@ -60,4 +78,4 @@ def compare_runs(eval_dirs: dict[str, Path], mode: str = "base") -> list[dict]:
     if mode == "all":
         for (n1, (d1, s1, t1)), (n2, (d2, s2, _)) in itertools.combinations(picked.items(), 2):
             rows.append(compare_pair(n1, per_problem(d1, s1, t1), n2, per_problem(d2, s2, t1), t1, s1, s2))
-    return rows
+    return add_holm(rows)

@@ -12,7 +12,8 @@ Inputs are `Judged` records (one per instruction, or per instruction and turn fo
 built from saved per-sample verdict rows with `judged_from_rows`, so the arithmetic can be
 re-run from files and is unit-tested on hand-made tables (tests/analysis/test_judge_stats.py).
 
-Length-controlled win rate (`length_controlled_win_rate`), our formula:
+Length-controlled win rate, loralab's own (`lc_win_rate_loralab_logistic`; the key of the same
+name in results.json). It is NOT AlpacaEval 2's LC win rate and must not be reported as one:
 
     y_i  = 1 if the model wins pair i, 0.5 for a tie, 0 if the base wins
     d_i  = len(model answer_i) - len(base answer_i)                   (characters)
@@ -27,6 +28,10 @@ reports the mean over instructions of the prediction with the length term zeroed
 model against one baseline the difficulty term has nothing to be shared across, so we drop
 it; our LC is therefore the single intercept of a two-parameter logistic regression and is
 not numerically comparable to leaderboard LC numbers, only between runs scored the same way.
+Our judge is also not AlpacaEval's (its own prompt, position-swapped verdicts, one baseline of
+the user's choosing), so even the raw win rates are loralab's, not the leaderboard's.
+results.json files written before the rename call it `length_controlled_win_rate`;
+`lc_win_rate` reads either.
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ WINNERS = ("model", "base", "tie")
 # are separable (the model wins every pair, or wins exactly when it is longer), where the
 # maximum-likelihood estimate runs off to infinity; with hundreds of pairs its pull is < 0.1 pp.
 LC_RIDGE = 1e-2
+LC_KEY = "lc_win_rate_loralab_logistic"  # a name nobody reads as AlpacaEval 2's "LC win rate"
+OLD_LC_KEY = "length_controlled_win_rate"  # results.json before the rename
 
 
 @dataclass(frozen=True)
@@ -95,7 +102,7 @@ def preference(j: Judged) -> float:
 
 
 def alpaca_eval_stats(judged: Sequence[Judged]) -> dict:
-    """win_rate (ties count one half, percent), its standard error, counts, avg_length, LC.
+    """win_rate (ties count one half, percent), its standard error, counts, avg_length, loralab's LC.
 
     win_rate = 100 * mean(pref - 1) and standard_error = 100 * sd(pref - 1, ddof=1) / sqrt(n),
     as AlpacaEval computes them. `discrete_win_rate` is 100 * (n_wins + n_draws / 2) / n_total;
@@ -116,12 +123,14 @@ def alpaca_eval_stats(judged: Sequence[Judged]) -> dict:
         "n_unparseable": len(judged) - n,
         "discrete_win_rate": 100 * (wins + draws / 2) / n if n else float("nan"),
         "avg_length": _mean([j.len_model for j in ok]) if n else float("nan"),
-        "length_controlled_win_rate": length_controlled_win_rate(ok) if n else float("nan"),
+        LC_KEY: lc_win_rate_loralab_logistic(ok) if n else float("nan"),
     }
 
 
-def length_controlled_win_rate(judged: Sequence[Judged]) -> float:
-    """100 * sigmoid(a) of the fit logit P(model preferred) = a + b * tanh(d / sd(d)); see module doc."""
+def lc_win_rate_loralab_logistic(judged: Sequence[Judged]) -> float:
+    """100 * sigmoid(a) of the fit logit P(model preferred) = a + b * tanh(d / sd(d)); see module doc.
+
+    Not AlpacaEval 2's length-controlled win rate (no per-instruction term, no shared GLM)."""
     ok = [j for j in judged if j.parseable]
     y = [preference(j) - 1 for j in ok]
     diffs = [j.len_model - j.len_base for j in ok]
@@ -129,6 +138,11 @@ def length_controlled_win_rate(judged: Sequence[Judged]) -> float:
     x = [math.tanh(d / sd) if sd > 0 else 0.0 for d in diffs]
     a, _ = fit_logistic(x, y)
     return 100 * _sigmoid(a)
+
+
+def lc_win_rate(alpaca: dict) -> float:
+    """loralab's LC win rate from an `alpaca_eval` block of results.json, old key or new."""
+    return alpaca[LC_KEY] if LC_KEY in alpaca else alpaca[OLD_LC_KEY]
 
 
 def fit_logistic(x: Sequence[float], y: Sequence[float], ridge: float = LC_RIDGE,

@@ -81,7 +81,9 @@ class Comparison(_Lenient):
     both: int | None = None
     only_a: int | None = None
     only_b: int | None = None
-    mcnemar_p: float | None = None
+    mcnemar_p: float | None = None       # raw, as if this were the only test
+    mcnemar_p_holm: float | None = None  # Holm-adjusted over the study's comparisons on this task
+    holm_m: int | None = None            # how many tests that family holds
     delta_pass1: float | None = None
     bootstrap_ci95: tuple[float, float] | None = None
 
@@ -211,10 +213,23 @@ def load_study(study_dir: str | Path) -> StudyResults:
     raw = _optional_json(root / "comparisons.json")
     if raw is not None and not isinstance(raw, list):
         raise LoralabError(f"{root / 'comparisons.json'}: expected a JSON list of comparisons")
-    comps = [_parse(Comparison, c, root / f"comparisons.json (entry {i})") for i, c in enumerate(raw or [])]
+    comps = _fill_holm([_parse(Comparison, c, root / f"comparisons.json (entry {i})") for i, c in enumerate(raw or [])])
     meta = _optional_json(root / "meta.json")
     return StudyResults(dir=root, name=str(section.get("name") or root.name), meta=meta if isinstance(meta, dict) else None,
                         runs=runs, comparisons=comps if raw is not None else None)
+
+
+def _fill_holm(comps: list[Comparison]) -> list[Comparison]:
+    """comparisons.json from before loralab recorded Holm's correction: adjust it here, the same
+    way (one family per task), so its verdicts are not read off the raw p-values."""
+    if all(c.mcnemar_p_holm is not None for c in comps if c.mcnemar_p is not None):
+        return comps
+    from loralab.analysis.compare import add_holm
+
+    rows = add_holm([{"task": c.task, "mcnemar_p": c.mcnemar_p} for c in comps])
+    for c, row in zip(comps, rows, strict=True):
+        c.mcnemar_p_holm, c.holm_m = row.get("mcnemar_p_holm"), row.get("holm_m")
+    return comps
 
 
 # ----------------------------------------------------------------------------- numbers
@@ -259,14 +274,22 @@ def count(n: int | None) -> str:
 
 
 def verdict(c: Comparison, alpha: float = ALPHA) -> tuple[str, bool]:
-    """A plain-language reading of a paired test, and whether it is significant."""
+    """A plain-language reading of a paired test, and whether it is significant.
+
+    It reads the Holm-adjusted p (the raw one when the comparison is alone in its family):
+    with several comparisons, some raw p < alpha is likely even when nothing differs.
+    """
     if c.mcnemar_p is None:
         return "no test recorded", False
-    if c.mcnemar_p < alpha:
+    p = c.mcnemar_p_holm if c.mcnemar_p_holm is not None else c.mcnemar_p
+    if p < alpha:
         better = c.b if (c.delta_pass1 or (c.b_solved - c.a_solved)) > 0 else c.a
         return f"{better} solves more; unlikely to be noise at {alpha}", True
     flips = (c.only_a or 0) + (c.only_b or 0) if c.only_a is not None else None
-    tail = f" (only {flips} of {c.n} problems differ)" if flips is not None else ""
+    why = [f"only {flips} of {c.n} problems differ"] if flips is not None else []
+    if c.mcnemar_p < alpha:
+        why.append(f"raw p {p_text(c.mcnemar_p)}, Holm-adjusted over {c.holm_m} tests {p_text(p)}")
+    tail = f" ({'; '.join(why)})" if why else ""
     return f"not distinguishable from noise at {alpha}{tail}", False
 
 
@@ -294,39 +317,47 @@ def _summary_row(study: StudyResults, run: RunResult) -> dict:
             "task": task, "base_pass1": ts.pass1 if ts else None, "best_pass1": bs.pass1 if bs else None,
             "delta": bs.pass1 - ts.pass1 if bs and ts else None, "solved": bs.solved if bs else None,
             "n_problems": bs.n_problems if bs else None, "ci95": list(bs.ci95) if bs and bs.ci95 else None,
-            "p_value": comp.mcnemar_p if comp else None, "note": note}
+            "p_value": comp.mcnemar_p if comp else None, "p_holm": comp.mcnemar_p_holm if comp else None,
+            "note": note}
 
 
 def summary_table(study_dir: str | Path) -> list[dict]:
-    """Per run: best checkpoint, pass@1 of base and best on the report task, solved N/M, CI, p vs base."""
+    """Per run: best checkpoint, pass@1 of base and best on the report task, solved N/M, CI, p vs base (raw, Holm)."""
     study = load_study(study_dir)
     return [_summary_row(study, run) for run in study.runs]
 
 
 # Two-line headers keep the table inside an 80-column terminal.
 SUMMARY_HEADERS = ["run", "best\ncheckpoint", "task", "base\npass@1", "best\npass@1", "Δ\n(pp)", "solved",
-                   "95% CI\n(%)", "p vs\nbase"]
+                   "95% CI\n(%)", "p vs\nbase", "Holm\np"]
+TASK_COLUMN = SUMMARY_HEADERS.index("task")
 
 
 def summary_cells(row: dict) -> list[str]:
-    """One summary row as text: pass@1 in %, Δ in percentage points, p from McNemar's exact test."""
+    """One summary row as text: pass@1 in %, Δ in percentage points, p from McNemar's exact test, raw and Holm."""
     solved = f"{row['solved']}/{row['n_problems']}" if row["solved"] is not None else DASH
     delta = DASH if row["delta"] is None else f"{100 * row['delta']:+.1f}"
     return [row["run"], row["best"] or DASH, row["task"] or DASH, pct(row["base_pass1"]), pct(row["best_pass1"]),
-            delta, solved, ci_text(row["ci95"]), p_text(row["p_value"])]
+            delta, solved, ci_text(row["ci95"]), p_text(row["p_value"]), p_text(row.get("p_holm"))]
 
 
 def summary_rich_table(rows: list[dict]):
-    """The summary as a rich Table (coloured in a terminal)."""
+    """The summary as a rich Table (coloured in a terminal); a task all runs share goes in the title."""
     from rich import box
     from rich.table import Table
 
-    table = Table(title="best checkpoint per run (p: McNemar exact test vs base)", title_justify="left",
+    tasks = {row["task"] for row in rows}
+    shared = tasks.pop() if len(tasks) == 1 and None not in tasks else None
+    on = f" on {shared}" if shared else ""
+    table = Table(title=f"best checkpoint per run{on} (McNemar p vs base, raw and Holm)",
+                  title_justify="left",
                   box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1), pad_edge=False, collapse_padding=True)
-    for i, h in enumerate(SUMMARY_HEADERS):
-        table.add_column(h, justify="left" if i < 3 else "right", no_wrap=True)
+    keep = [i for i in range(len(SUMMARY_HEADERS)) if not (shared and i == TASK_COLUMN)]
+    for i in keep:
+        table.add_column(SUMMARY_HEADERS[i], justify="left" if i <= TASK_COLUMN else "right", no_wrap=True)
     for row in rows:
-        table.add_row(*summary_cells(row))
+        cells = summary_cells(row)
+        table.add_row(*(cells[i] for i in keep))
     return table
 
 
@@ -408,18 +439,19 @@ def _summary_section(study: StudyResults) -> Section:
     ks = sorted({k for r in study.runs for s in (r.eval.systems if r.eval else []) for t in s.tasks.values()
                  for k in t.pass_at_k if k != "1"}, key=int)
     headers = ["system", "checkpoint", "step", "task", "pass@1", "solved", "95% CI", *[f"pass@{k}" for k in ks],
-               "Δ vs base", "McNemar p vs base"]
+               "Δ vs base", "McNemar p vs base", "Holm p"]
     body, classes = [], []
     if base:
         bt = base.tasks.get(task)
-        body.append(_score_cells("base", DASH, "0", task, bt, ks) + [Cell(DASH, num=True), Cell(DASH, num=True)])
+        body.append(_score_cells("base", DASH, "0", task, bt, ks) + [Cell(DASH, num=True)] * 3)
         classes.append("base")
     for run, row in zip(study.runs, rows, strict=True):
         best = run.system(row["best"])
         sc = best.tasks.get(row["task"]) if best else None
         step = str(row["step"]) if row["step"] is not None else DASH
         body.append(_score_cells(run.name, row["best"] or DASH, step, row["task"], sc, ks)
-                    + [Cell(pp(row["delta"]), num=True), Cell(p_text(row["p_value"]), num=True)])
+                    + [Cell(pp(row["delta"]), num=True), Cell(p_text(row["p_value"]), num=True),
+                       Cell(p_text(row["p_holm"]), num=True)])
         classes.append("")
     blocks: list = [Table(headers, body, id="summary-table", row_cls=classes)]
     blocks += [Para(f"{r['run']}: {DASH} because {r['note']}.", note=True) for r in rows if r["note"]]
@@ -463,7 +495,7 @@ def _significance_section(study: StudyResults) -> Section:
         return Section("Paired significance tests", "significance",
                        [Para(f"{DASH} no comparisons.json yet: the study has not compared runs.", note=True)])
     headers = ["A", "B", "task", "A solved", "B solved", "only A", "only B", "Δ pass@1 (B − A)",
-               "bootstrap 95% CI", "McNemar p", "verdict"]
+               "bootstrap 95% CI", "McNemar p (raw)", "Holm p", "verdict"]
     rows = []
     for c in study.comparisons:
         text, sig = verdict(c)
@@ -472,11 +504,14 @@ def _significance_section(study: StudyResults) -> Section:
                      Cell(DASH if c.only_a is None else str(c.only_a), num=True),
                      Cell(DASH if c.only_b is None else str(c.only_b), num=True),
                      Cell(pp(c.delta_pass1), num=True), Cell(ci_text(c.bootstrap_ci95), num=True),
-                     Cell(p_text(c.mcnemar_p), num=True), Cell(text, cls="sig" if sig else "noise")])
+                     Cell(p_text(c.mcnemar_p), num=True), Cell(p_text(c.mcnemar_p_holm), num=True),
+                     Cell(text, cls="sig" if sig else "noise")])
     why = ("Each pair is scored on the same problems, so the tests are paired: McNemar's exact test uses only "
            "the problems one system solves and the other does not (only A, only B; McNemar 1947), and the "
-           "interval is a paired bootstrap over problems. Verdicts use α = "
-           f"{ALPHA}; with a few dozen problems only large differences can be told from noise.")
+           "interval is a paired bootstrap over problems (95% for each pair, not adjusted). The comparisons "
+           "on one task are one family of tests: Holm's step-down correction (Holm 1979) adjusts their "
+           "p-values so that the chance of calling any of them different by luck stays at α; verdicts read "
+           f"the Holm p at α = {ALPHA}. With a few dozen problems only large differences can be told from noise.")
     blocks = [Table(headers, rows, id="significance-table"), Para(why, note=True)]
     if not rows:
         blocks = [Para(f"{DASH} comparisons.json is empty.", note=True)]

@@ -5,7 +5,9 @@ Problems are the unit of resampling: samples of one problem are not independent 
 benchmark (Miller 2024, "Adding Error Bars to Evals"). Two systems on the same problems are
 compared paired: McNemar's exact test on the problems exactly one of them solves (greedy
 decoding, one sample each), and a paired bootstrap of the difference of per-problem pass
-rates (several samples). Pure functions over numbers; no model code is imported here.
+rates (several samples). Several comparisons on one task are one family of tests: `holm`
+adjusts their p-values so the chance of any false "significant" stays at alpha (Holm 1979).
+Pure functions over numbers; no model code is imported here.
 """
 
 from __future__ import annotations
@@ -48,6 +50,23 @@ def mcnemar_exact(only_a: int, only_b: int) -> float:
         return 1.0
     tail = sum(comb(n, i) for i in range(min(only_a, only_b) + 1)) / 2 ** n
     return min(1.0, 2.0 * tail)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values, in the input order (Holm 1979; R's p.adjust "holm").
+
+    Sorted ascending p_(1) <= ... <= p_(m), the i-th (from 1) is adjusted to
+    max over j <= i of min(1, (m - j + 1) * p_(j)): the step-down multiplier, made monotone so
+    a larger raw p never gets a smaller adjusted one, and capped at 1. Rejecting where the
+    adjusted p < alpha controls the family-wise error rate at alpha under any dependence.
+    """
+    m = len(p_values)
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(sorted(range(m), key=lambda i: p_values[i])):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
 
 
 def paired_bootstrap_ci(a: Sequence[float], b: Sequence[float], *, n_boot: int = 10_000,

@@ -97,8 +97,11 @@ class JudgeResult:
     stats: dict = field(default_factory=dict)
 
     def describe(self) -> str:
+        from loralab.analysis.judge_stats import lc_win_rate
+
         a, m = self.stats["alpaca_eval"], self.stats["mt_bench"]
-        return (f"win rate {a['win_rate']:.1f} ± {a['standard_error']:.1f} (LC {a['length_controlled_win_rate']:.1f}); "
+        return (f"win rate {a['win_rate']:.1f} ± {a['standard_error']:.1f}; length-controlled "
+                f"{lc_win_rate(a):.1f} (loralab's logistic fit, not AlpacaEval 2's LC)\n"
                 f"W/L/T {m['win']}/{m['loss']}/{m['tie']}, {m['n_unparseable']} unparseable; "
                 f"position consistency {self.stats['position_consistency']:.2f}\nwrote {self.out_dir}")
 

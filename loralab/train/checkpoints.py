@@ -8,14 +8,14 @@
         optimizer.pt, scheduler.pt, rng_state_R.pth      what resume needs (R = process rank)
         trainer_state.json                               written last: its presence marks completeness
 
-A checkpoint is built in RUN/.checkpoint-N.tmp and renamed into place only when every
-process has written its part, so a SIGKILL at any instant leaves either the whole
-checkpoint or none of it; `resume` takes the highest complete one.
+A checkpoint is built in RUN/.checkpoint-N.tmp, fsynced, and swapped into place only when
+every process has written its part (an existing checkpoint-N is moved aside first, never
+deleted first), so a SIGKILL at any instant leaves either the whole checkpoint or none of
+it; `resume` takes the highest complete one.
 """
 
 from __future__ import annotations
 
-import os
 import random
 import re
 import shutil
@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from loralab.errors import LoralabError
-from loralab.io import read_json, write_json
+from loralab.io import read_json, recover_all, swap_dir, write_json
 
 STATE = "trainer_state.json"
 INDEX = "checkpoints.json"
@@ -41,14 +41,17 @@ def complete_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
 
 
 def last_checkpoint(run_dir: Path) -> Path | None:
+    recover_all(run_dir)  # a checkpoint a kill caught mid-swap is back before we choose where to resume
     found = complete_checkpoints(run_dir)
     return found[-1][1] if found else None
 
 
 def remove_partial(run_dir: Path) -> None:
-    """Temp dirs a killed run left behind; never complete, never read."""
+    """Temp dirs a killed run left behind (never complete, never read); a checkpoint caught
+    mid-swap is restored from its aside copy."""
     for path in run_dir.glob(".checkpoint-*.tmp"):
         shutil.rmtree(path, ignore_errors=True)
+    recover_all(run_dir)
 
 
 # ----------------------------------------------------------------------------- RNG
@@ -102,9 +105,7 @@ def save(run_dir: Path, step: int, *, rank: int, barrier: Callable[[], None], wr
     barrier()
     if rank == 0:
         write_json(tmp / STATE, state)
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+        swap_dir(tmp, final)
     barrier()
     return final
 

@@ -12,7 +12,8 @@ from loralab.analysis.judge_stats import (
     alpaca_eval_stats,
     fit_logistic,
     judged_from_rows,
-    length_controlled_win_rate,
+    lc_win_rate,
+    lc_win_rate_loralab_logistic,
     mt_bench_stats,
     position_consistency,
 )
@@ -60,7 +61,7 @@ def test_lc_equals_win_rate_when_lengths_are_equal():
     # x = 0 for every pair, so the fit is the intercept alone: sigmoid(a) = mean preference
     table = [Judged(str(i), "model", "model", 10, 10) for i in range(30)] + \
             [Judged(f"b{i}", "base", "base", 10, 10) for i in range(10)]
-    assert length_controlled_win_rate(table) == pytest.approx(75.0, abs=0.1)  # ridge pulls < .1 pp
+    assert lc_win_rate_loralab_logistic(table) == pytest.approx(75.0, abs=0.1)  # ridge pulls < .1 pp
 
 
 def test_lc_removes_a_pure_length_preference():
@@ -75,7 +76,7 @@ def test_lc_removes_a_pure_length_preference():
         table.append(Judged(str(i), *(("model", "model") if win else ("base", "base")), int(300 + d), 300))
     s = alpaca_eval_stats(table)
     assert s["win_rate"] > 70
-    assert abs(s["length_controlled_win_rate"] - 50) < 4
+    assert abs(s["lc_win_rate_loralab_logistic"] - 50) < 4 and "length_controlled_win_rate" not in s
 
 
 def test_fit_logistic_matches_sklearn_on_soft_labels():
@@ -95,7 +96,7 @@ def test_fit_logistic_matches_sklearn_on_soft_labels():
 
 def test_lc_stays_finite_when_the_model_wins_everything():
     table = [Judged(str(i), "model", "model", 10 + i, 10) for i in range(20)]
-    assert 95 < length_controlled_win_rate(table) <= 100
+    assert 95 < lc_win_rate_loralab_logistic(table) <= 100
 
 
 def test_mt_bench_rates_overall_and_per_turn():
@@ -130,3 +131,8 @@ def test_rows_round_trip_and_bad_rows_are_named():
         judged_from_rows(rows + [{"id": 2, "model_first": "A", "model_second": "tie"}], "v.jsonl")
     with pytest.raises(LoralabError, match="row 1: missing key 'id'"):
         judged_from_rows([{"model_first": "tie", "model_second": "tie"}])
+
+
+def test_lc_reads_the_key_of_results_written_before_the_rename():
+    assert lc_win_rate({"length_controlled_win_rate": 61.5}) == 61.5  # results.json of an older loralab
+    assert lc_win_rate({"lc_win_rate_loralab_logistic": 48.0}) == 48.0

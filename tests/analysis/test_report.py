@@ -118,6 +118,9 @@ def write_fake_study(root: Path) -> Path:
                       "both": len(sa & sb), "only_a": len(sa - sb), "only_b": len(sb - sa),
                       "mcnemar_p": mcnemar_exact(len(sa - sb), len(sb - sa)), "delta_pass1": delta,
                       "bootstrap_ci95": [round(delta - 0.2, 3), round(delta + 0.2, 3)]})
+    # Holm over the 3 tests on pytasks: raw 2/2**9, 2/2**6, .375 (sorted) x 3, 2, 1
+    for comp, adjusted in zip(comps, (0.375, 3 * 2 / 2**9, 2 * 2 / 2**6), strict=True):
+        comp.update(mcnemar_p_holm=adjusted, holm_m=3)
     write_json(root / "comparisons.json", comps)
     write_json(root / "meta.json", {
         "stage": "study", "seed": None, "inputs": {}, "finished_at": "2026-11-23T02:10:00Z", "seconds": 812.5,
@@ -169,9 +172,12 @@ def test_summary_table_numbers(study):
     assert r8["delta"] == pytest.approx(0.15)
     assert r8["p_value"] == pytest.approx(0.375)  # 1 down, 4 up: 2 * (1 + 5) / 2**5
     assert r16["p_value"] == pytest.approx(2 / 2**9) and r16["solved"] == 14
+    assert r8["p_holm"] == pytest.approx(0.375) and r16["p_holm"] == pytest.approx(3 * 2 / 2**9)
     text = render_summary(study)
-    for needed in ("r8", "checkpoint-20", "25.0%", "40.0%", "8/20", "+15.0", "[21.9, 61.3]", "0.375", "0.004", "14/20"):
+    for needed in ("r8", "checkpoint-20", "25.0%", "40.0%", "8/20", "+15.0", "[21.9, 61.3]", "0.375", "0.004",
+                   "0.012", "14/20", "on pytasks", "Holm"):
         assert needed in text, needed
+    assert max(len(line) for line in text.splitlines()) <= 80
 
 
 def test_report_files_are_complete_and_self_contained(study):
@@ -231,11 +237,26 @@ def test_significance_verdicts(study):
     sig = _table(page.read_text(), "significance-table")
     assert "r16 solves more; unlikely to be noise at 0.05" in sig
     assert "not distinguishable from noise at 0.05 (only 5 of 20 problems differ)" in sig
+    # r8 vs r16: raw p = 2/2**6 = .031 < .05, but Holm's x2 (second smallest of 3) gives .0625
+    assert ("not distinguishable from noise at 0.05 (only 6 of 20 problems differ; raw p 0.031, "
+            "Holm-adjusted over 3 tests 0.062)") in sig
+    assert re.search(r"<td class=\"num\">0\.031</td><td class=\"num\">0\.062</td>", sig)
+    assert "McNemar p (raw)" in sig and "Holm p" in sig
     from loralab.analysis.report import Comparison
 
     worse = Comparison(a="base", b="r8", task="t", n=30, a_solved=20, b_solved=8, only_a=12, only_b=0,
                        mcnemar_p=0.0005, delta_pass1=-0.4)
     assert verdict(worse) == ("base solves more; unlikely to be noise at 0.05", True)
+
+
+def test_comparisons_written_before_holm_are_adjusted_when_read(study):
+    path = study / "comparisons.json"
+    old = [{k: v for k, v in c.items() if k not in ("mcnemar_p_holm", "holm_m")} for c in json.loads(path.read_text())]
+    path.write_text(json.dumps(old))
+    rows = {r["run"]: r for r in summary_table(study)}
+    assert rows["r16"]["p_holm"] == pytest.approx(3 * 2 / 2**9) and rows["r8"]["p_holm"] == pytest.approx(0.375)
+    _, page = write_report(study)
+    assert "raw p 0.031, Holm-adjusted over 3 tests 0.062" in _table(page.read_text(), "significance-table")
 
 
 def test_selection_bias_and_per_problem_flips(study):

@@ -105,6 +105,8 @@ def test_alpaca_style_run_over_http_against_reference_answers(tiny_model_dir, tm
         assert v["model_first"] == v["model_second"] == want
     stats = json.loads((tmp_path / "j" / "results.json").read_text())
     assert stats["alpaca_eval"]["n_total"] == 3 and stats["position_consistency"] == 1.0
+    # loralab's own LC fit, under a name nobody reads as AlpacaEval 2's "LC win rate"
+    assert "lc_win_rate_loralab_logistic" in stats["alpaca_eval"] and "length_controlled_win_rate" not in stats["alpaca_eval"]
     judgments = [json.loads(line) for line in (tmp_path / "j" / "judgments.jsonl").read_text().splitlines()]
     assert {j["order"] for j in judgments} == {"model_first", "model_second"}
     assert all("[Answer A]" in j["prompt"] and j["reply"].endswith("]]") for j in judgments)
@@ -180,3 +182,4 @@ def test_judge_command(tiny_model_dir, tmp_path, length_judge):
                                    "--device", "cpu"])
     assert res.exit_code == 0, res.output
     assert "position consistency 1.00" in res.output and (tmp_path / "c" / "results.json").exists()
+    assert "not AlpacaEval 2's LC" in res.output

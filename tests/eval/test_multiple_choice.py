@@ -6,6 +6,7 @@ import json
 import math
 
 import pytest
+from parity import reference
 from realdata import shared_file
 
 from loralab.config import ModelConfig
@@ -161,9 +162,9 @@ def test_bad_rows_name_the_source_and_row(tmp_path):
         load_items("mmlu", str(path))
 
 
-def test_agrees_with_lm_evaluation_harness_when_installed(tiny, tiny_model_dir):
+def test_agrees_with_lm_evaluation_harness(tiny, tiny_model_dir):
     """lm-eval's own HF scorer on the same (context, continuation) pairs; no dataset download needed."""
-    pytest.importorskip("lm_eval")
+    reference("lm_eval")
     from lm_eval.api.instance import Instance
     from lm_eval.models.huggingface import HFLM
 

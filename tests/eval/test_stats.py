@@ -7,6 +7,7 @@ import pytest
 
 from loralab.analysis.stats import (
     bootstrap_ci,
+    holm,
     mcnemar_exact,
     paired_bootstrap,
     paired_bootstrap_ci,
@@ -36,6 +37,27 @@ def test_mcnemar_exact_matches_scipy_binomial_test():
 def test_mcnemar_14_of_41_vs_18_of_41_example():
     # 14/41 vs 18/41 where 12 are solved by both: discordant 2 vs 6 -> not distinguishable
     assert mcnemar_exact(2, 6) == pytest.approx(0.2890625)
+
+
+@pytest.mark.parametrize(("raw", "adjusted"), [
+    # sorted .005 .01 .03 .04 -> x4 x3 x2 x1 = .02 .03 .06 .04 -> monotone .02 .03 .06 .06
+    ([0.01, 0.04, 0.03, 0.005], [0.03, 0.06, 0.06, 0.02]),
+    ([0.3, 0.6], [0.6, 0.6]),              # .6 x 1 stays .6: never below the step before
+    ([0.5, 0.9], [1.0, 1.0]),              # 2 x .5 = 1; capped at 1
+    ([0.02, 0.02, 0.5], [0.06, 0.06, 0.5]),  # ties get the same adjusted p
+    ([0.2], [0.2]),                        # a family of one: no correction
+    ([], []),
+])
+def test_holm_hand_computed(raw, adjusted):
+    assert holm(raw) == pytest.approx(adjusted)
+
+
+def test_holm_is_monotone_capped_and_never_below_raw():
+    raw = list(np.random.default_rng(0).random(12) ** 3)
+    adj = holm(raw)
+    order = np.argsort(raw)
+    assert all(np.diff(np.asarray(adj)[order]) >= 0) and max(adj) <= 1.0
+    assert all(a >= r for a, r in zip(adj, raw, strict=True))
 
 
 def test_bootstrap_ci_degenerate_and_two_point_cases():

@@ -222,6 +222,6 @@ def check_converted(adapter_dir: Path) -> None:
     if isinstance(init, str) and init.lower().startswith(_MUTATING_INITS):
         raise LoralabError(
             f"{adapter_dir / ADAPTER_CONFIG}: init_lora_weights '{init}' means these weights apply to the residual "
-            "base W - s B0 A0, not to the base every system here shares; save it converted to plain LoRA "
-            "(PEFT save_pretrained(..., path_initial_model_for_weight_conversion=INITIAL_DIR); loralab train "
-            "does this itself)")
+            "base W - s B0 A0, not to the base every system here shares; convert it to a plain LoRA with "
+            f"`loralab export {adapter_dir} --out NEW_DIR` (pissa, olora) or PEFT's save_pretrained(..., "
+            "path_initial_model_for_weight_conversion=...), and evaluate that")

@@ -283,7 +283,9 @@ class Recipe:
         from safetensors.torch import load_file
 
         weights = load_file(ckpt / "adapter_model.safetensors")
-        if initial is not None:  # saved as plain rank-2r LoRA: [A ; A0], [B | -B0]
+        # Saved as a plain rank-2r LoRA [A ; A0], [B | -B0]; a checkpoint of an older loralab
+        # (init_lora_weights still "pissa") holds A, B themselves and loads as is.
+        if initial is not None and read_json(ckpt / "adapter_config.json").get("init_lora_weights") is True:
             from loralab.train.lora import split_plain_lora
 
             weights, saved_initial = split_plain_lora(weights)

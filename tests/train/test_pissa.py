@@ -14,10 +14,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from loralab.errors import LoralabError
 from loralab.train.export import export
+from loralab.train.lora import split_plain_lora
 from loralab.train.sft import Recipe, train
 
 # Constant LR without warm-up: a 2-step run is the first half of a 4-step run, so its
@@ -125,25 +126,38 @@ def test_pissa_resume_matches_an_uninterrupted_run(make_cfg, tmp_path):
     cfg = make_cfg(**SETS, **{"adapter.init": "pissa", "train.max_steps": 4})
     run = train(cfg)
     uninterrupted = load_file(run / "checkpoint-4" / "adapter_model.safetensors")
-    # As if killed after checkpoint-2 was written: resume reads only checkpoint-2 and the run files.
-    shutil.rmtree(run / "checkpoint-4")
-    (run / "summary.json").unlink()
+    _forget_after_checkpoint_2(run)  # resume reads only checkpoint-2 and the run files
     train(cfg, resume=True)
     resumed = load_file(run / "checkpoint-4" / "adapter_model.safetensors")
     assert resumed.keys() == uninterrupted.keys()
     assert max((resumed[k] - uninterrupted[k]).abs().max().item() for k in resumed) <= 1e-6
 
-    # A checkpoint whose A0, B0 are not what the base decomposes into cannot be continued exactly.
-    tensors = load_file(run / "checkpoint-2" / "adapter_model.safetensors")
-    key = next(k for k in tensors if ".lora_A." in k)
-    tensors[key][-1] += 1.0  # the last row belongs to A0
-    from safetensors.torch import save_file
+    # A checkpoint an older loralab wrote (unconverted: A, B for W_res, init "pissa") resumes too.
+    ck2 = run / "checkpoint-2"
+    converted, config = load_file(ck2 / "adapter_model.safetensors"), json.loads((ck2 / "adapter_config.json").read_text())
+    save_file(split_plain_lora(converted)[0], ck2 / "adapter_model.safetensors", metadata={"format": "pt"})
+    config.update(r=config["r"] // 2, lora_alpha=config["lora_alpha"] / 2, init_lora_weights="pissa")
+    (ck2 / "adapter_config.json").write_text(json.dumps(config))
+    _forget_after_checkpoint_2(run)
+    train(cfg, resume=True)
+    resumed = load_file(run / "checkpoint-4" / "adapter_model.safetensors")
+    assert max((resumed[k] - uninterrupted[k]).abs().max().item() for k in resumed) <= 1e-6
 
-    save_file(tensors, run / "checkpoint-2" / "adapter_model.safetensors", metadata={"format": "pt"})
-    shutil.rmtree(run / "checkpoint-4")
-    (run / "summary.json").unlink()
+    # A checkpoint whose A0, B0 are not what the base decomposes into cannot be continued exactly.
+    key = next(k for k in converted if ".lora_A." in k)
+    converted[key][-1] += 1.0  # the last row belongs to A0
+    save_file(converted, ck2 / "adapter_model.safetensors", metadata={"format": "pt"})
+    config.update(r=config["r"] * 2, lora_alpha=config["lora_alpha"] * 2, init_lora_weights=True)
+    (ck2 / "adapter_config.json").write_text(json.dumps(config))
+    _forget_after_checkpoint_2(run)
     with pytest.raises(LoralabError, match="re-derived from the base differs"):
         train(cfg, resume=True)
+
+
+def _forget_after_checkpoint_2(run: Path) -> None:
+    """The run as if killed right after checkpoint-2 was written."""
+    shutil.rmtree(run / "checkpoint-4")
+    (run / "summary.json").unlink()
 
 
 def test_inits_that_cannot_be_saved_faithfully_are_refused(make_cfg, tmp_path):

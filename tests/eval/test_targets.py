@@ -81,6 +81,21 @@ def test_foreign_run_dir_is_base_plus_each_checkpoint_by_step(foreign_run, tiny_
 def test_step_comes_from_the_name_without_trainer_state(tiny_model_dir, tmp_path):
     peft_adapter(tiny_model_dir, tmp_path / "axolotl" / "checkpoint-35", seed=4)
     assert [(s.name, s.step) for s in systems_of(tmp_path / "axolotl")] == [("base", 0), ("checkpoint-35", 35)]
+    # HF Trainer's final save_model() at the top of the output dir is one more system
+    peft_adapter(tiny_model_dir, tmp_path / "axolotl", seed=5)
+    assert [(s.name, s.step) for s in systems_of(tmp_path / "axolotl")][-1] == ("final", 35)
+
+
+def test_a_loralab_checkpoint_dir_uses_its_runs_config(tiny_model_dir, tmp_path):
+    from loralab.config import load_config, save_config
+
+    run = tmp_path / "run"
+    ckpt = peft_adapter(tiny_model_dir, run / "checkpoint-7", seed=6)
+    (ckpt / "loralab.json").write_text(json.dumps({"base_model": str(tiny_model_dir), "step": 7}))
+    save_config(load_config(None, [f"model.name={tiny_model_dir}", "model.chat_template=none"]), run)
+    cfg = run_config_of(ckpt)
+    assert cfg.model.name == str(tiny_model_dir) and cfg.model.chat_template == "none"
+    assert [(s.name, s.step) for s in systems_of(ckpt)] == [("base", 0), ("checkpoint-7", 7)]
 
 
 def test_model_adapter_is_scored_not_just_recorded(bare_adapter, tiny_model_dir, tmp_path):

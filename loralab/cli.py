@@ -386,19 +386,21 @@ def synth(
 
 @app.command("eval")
 def eval_cmd(
-    target: str = typer.Argument(..., help="A training run directory (base + every checkpoint) or a model."),
+    target: str = typer.Argument(..., help="A run directory (loralab's, or HF Trainer/TRL/Axolotl checkpoint-N/ adapters): base + every checkpoint; an adapter directory; or a model."),
+    adapter: Optional[list[str]] = typer.Option(None, "--adapter", "-a", help="[NAME=]DIR of a PEFT adapter, scored beside the base (repeatable; NAME defaults to the directory name)."),
     task: Optional[list[str]] = typer.Option(None, "--task", "-t", help="humaneval, mbpp, livecodebench, pytasks; multiple choice: hellaswag, arc_challenge, arc_easy, winogrande, piqa, boolq (repeatable)."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Output directory (default: TARGET/eval or runs/eval/NAME)."),
     limit: Optional[int] = typer.Option(None, "--limit", help="First N problems of each task."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="A run YAML (default: the run's own config.yaml)."),
     overrides: Optional[list[str]] = SetOpt,
 ) -> None:
-    """Evaluate the base model and every checkpoint of a run; mark the best by pass@1.
+    """Evaluate the base model and every checkpoint of a run (or given adapters); mark the best by pass@1.
 
     Example: loralab eval runs/lora-codealpaca --task humaneval --limit 20
+    Example: loralab eval smollm2-135m-instruct --adapter a=runs/a/checkpoint-100 --adapter runs/b/checkpoint-100 -t humaneval
     """
     from loralab.config import load_config
-    from loralab.eval.sweep import evaluate, run_config_of
+    from loralab.eval.sweep import evaluate, run_config_of, systems_for
 
     sets = list(overrides or [])
     if task:
@@ -413,12 +415,12 @@ def eval_cmd(
         from loralab.eval.multiple_choice import evaluate_mc_run
 
         dest = out_dir or (Path(target) / "eval_mc" if Path(target).is_dir() else Path("runs/eval") / Path(target).name)
-        out.print(f"wrote {evaluate_mc_run(target, cfg, mc, dest)}")
+        out.print(f"wrote {evaluate_mc_run(target, cfg, mc, dest, systems=systems_for(target, cfg, adapter))}")
         cfg.eval.tasks = [t for t in cfg.eval.tasks if t not in mc]
         if not cfg.eval.tasks:
             return
     dest = out_dir or (Path(target) / "eval" if Path(target).is_dir() else Path("runs/eval") / Path(target).name)
-    path = evaluate(target, dest, cfg=cfg)
+    path = evaluate(target, dest, cfg=cfg, adapters=adapter)
     from loralab.eval.summary import render_eval_summary
 
     out.print(render_eval_summary(path))

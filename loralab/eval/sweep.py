@@ -1,7 +1,8 @@
 """`loralab eval TARGET`: evaluate the base model and every checkpoint of a run.
 
 TARGET is a training run directory (its `checkpoints.json` lists the checkpoints and its
-`config.yaml` names the base) or a model (alias, hub id, directory). LoRA checkpoints are
+`config.yaml` names the base), another tool's run directory, an adapter directory or a
+model (alias, hub id, directory): see targets.py. LoRA checkpoints are
 loaded as named adapters on one base model, so the base is loaded once and every system's
 requests share batches. Full fine-tuning checkpoints are separate models, loaded in turn.
 
@@ -15,48 +16,13 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 
 from loralab.config import ModelConfig, RunConfig, load_config, save_config
 from loralab.errors import LoralabError
 from loralab.eval.generate import BASE, GenRequest, SamplingParams, chat_params
+from loralab.eval.targets import System, run_config_of, systems_for, systems_of  # noqa: F401  (public here too)
 from loralab.io import read_json, read_jsonl, write_json, write_jsonl, write_meta
-
-
-@dataclass(frozen=True)
-class System:
-    """One thing to score: the base, or a checkpoint (an adapter dir or a full model dir)."""
-
-    name: str          # "base" or "checkpoint-20"
-    step: int          # 0 for the base
-    path: str | None   # checkpoint directory; None for the base
-    full: bool = False  # a full fine-tuning checkpoint (a whole model, not an adapter)
-
-
-def systems_of(target: str | Path, include_base: bool = True) -> list[System]:
-    """The base plus every complete checkpoint a run directory lists, in step order."""
-    run = Path(target)
-    systems = [System("base", 0, None)] if include_base else []
-    index = run / "checkpoints.json"
-    if not index.exists():
-        return systems
-    for ck in sorted(read_json(index), key=lambda c: c["step"]):
-        path = Path(ck["path"])
-        path = path if path.is_absolute() or path.exists() else run / path
-        if not path.exists():
-            continue  # pruned by keep-last-K
-        full = not (path / "adapter_config.json").exists()
-        systems.append(System(path.name, int(ck["step"]), str(path), full))
-    return systems
-
-
-def run_config_of(target: str | Path, overrides: list[str] | None = None) -> RunConfig:
-    """The run's own resolved config (so eval uses the model and chat template it trained with)."""
-    cfg_path = Path(target) / "config.yaml"
-    if Path(target).is_dir() and cfg_path.exists():
-        return load_config(cfg_path, overrides)
-    return load_config(None, [f"model.name={target}", *(overrides or [])])
 
 
 def sampling_of(cfg: RunConfig, task) -> SamplingParams:
@@ -208,16 +174,15 @@ def task_problems(task, default_limit: int | None) -> list:
 
 def evaluate(target: str | Path, out_dir: str | Path, *, overrides: list[str] | None = None,
              cfg: RunConfig | None = None, cache: str | Path | None = None, include_base: bool = True,
-             chat: bool | None = None, progress=None) -> Path:
-    """Evaluate base + checkpoints of `target` on cfg.eval.tasks; write samples.jsonl + summary.json."""
+             chat: bool | None = None, progress=None, adapters: list[str] | None = None) -> Path:
+    """Evaluate base + checkpoints of `target` (+ model.adapter and each `adapters` [NAME=]DIR)
+    on cfg.eval.tasks; write samples.jsonl + summary.json."""
     started = time.time()
     cfg = cfg or run_config_of(target, overrides)
     out_dir = Path(out_dir)
-    if _finished_same(out_dir, cfg):
-        return out_dir  # finished with this model and eval section: re-running is a no-op
-    systems = systems_of(target, include_base) if Path(target).is_dir() else [System("base", 0, None)]
-    if not systems:
-        raise LoralabError(f"{target}: nothing to evaluate (no base requested and no checkpoints)")
+    systems = systems_for(target, cfg, adapters, include_base)
+    if _finished_same(out_dir, cfg, systems):
+        return out_dir  # finished with this model, these systems and eval section: re-running is a no-op
     cache = Path(cache) if cache else out_dir / "generations.jsonl"
     gens = _generators(cfg.model, systems, cfg, cache)
     records = []
@@ -242,15 +207,16 @@ def evaluate(target: str | Path, out_dir: str | Path, *, overrides: list[str] | 
     return out_dir
 
 
-def _finished_same(out_dir: Path, cfg: RunConfig) -> bool:
-    """An evaluation in `out_dir` finished with the same model and eval settings.
+def _finished_same(out_dir: Path, cfg: RunConfig, systems: list[System]) -> bool:
+    """An evaluation in `out_dir` finished with the same model, systems and eval settings.
 
     Another task list, limit or sampling re-evaluates (into the same directory, replacing
     its summary); generations already made are reused from the directory's cache."""
     if not ((out_dir / "summary.json").exists() and (out_dir / "meta.json").exists() and (out_dir / "config.yaml").exists()):
         return False
     saved = load_config(out_dir / "config.yaml")
-    return saved.eval == cfg.eval and saved.model == cfg.model
+    scored = [(s["name"], s["adapter"]) for s in read_json(out_dir / "summary.json")["systems"]]
+    return saved.eval == cfg.eval and saved.model == cfg.model and scored == [(s.name, s.path) for s in systems]
 
 
 def load_samples(eval_dir: str | Path) -> list[dict]:

@@ -3,7 +3,9 @@
   --merge   base + adapter merged (W + (alpha/r) B A) into one safetensors model that plain
             `AutoModelForCausalLM.from_pretrained(DIR)` loads, with the training tokenizer
             and chat template; vLLM/llama.cpp conversion take it as any other model.
-  default   the adapter alone (PEFT format) + tokenizer, without the resume state.
+  default   the adapter alone (PEFT format) + tokenizer, without the resume state. A PiSSA/OLoRA
+            adapter saved unconverted (older loralab, or plain PEFT `save_pretrained`) is
+            converted on the way to a plain LoRA for the unmodified base (see docs/adapters.md).
 A full fine-tuning checkpoint is already a whole model: it is copied without its resume state.
 """
 
@@ -32,6 +34,8 @@ def export(checkpoint: str | Path, out_dir: str | Path, *, merge: bool = False, 
             _merge(ckpt, tmp, dtype)
         else:
             _copy_clean(ckpt, tmp)
+            if is_adapter and _unconverted_init(ckpt):
+                _convert(ckpt, tmp)
         write_json(tmp / "loralab_export.json", {"checkpoint": str(ckpt.resolve()), "merged": bool(is_adapter and merge),
                                                   "base_model": base_model_name(ckpt) if is_adapter else None})
     return out_dir
@@ -74,6 +78,34 @@ def _merge(ckpt: Path, out: Path, dtype: str) -> None:
     merged = load_adapter(model, ckpt).merge_and_unload()
     merged.save_pretrained(out, safe_serialization=True)
     AutoTokenizer.from_pretrained(ckpt).save_pretrained(out)  # the tokenizer and chat template of training
+
+
+def _unconverted_init(ckpt: Path) -> bool:
+    from loralab.train.lora import MUTATING_INITS
+
+    init = json.loads((ckpt / "adapter_config.json").read_text()).get("init_lora_weights", True)
+    return isinstance(init, str) and init.startswith(MUTATING_INITS)
+
+
+def _convert(ckpt: Path, out: Path) -> None:
+    """Rewrite the copied adapter in `out` as a plain rank-2r LoRA (lora.as_plain_lora).
+
+    A0, B0 are not stored in an unconverted adapter; they are re-derived by decomposing the
+    fp32 base again, as PEFT does when it loads one. (A run trained on a bf16 base decomposed
+    the bf16-rounded weights: the result then matches to that rounding.)"""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from safetensors.torch import load_file, save_file
+
+    from loralab.models import load_model
+    from loralab.train.lora import adapter_state, as_plain_lora, plain_lora_config
+
+    config = LoraConfig.from_pretrained(str(ckpt))
+    base, _ = load_model(_model_config(ckpt, "float32"), device="cpu", dtype=torch.float32)
+    initial = adapter_state(get_peft_model(base, config))
+    trained = load_file(ckpt / "adapter_model.safetensors")
+    save_file(as_plain_lora(trained, initial), out / "adapter_model.safetensors", metadata={"format": "pt"})
+    plain_lora_config(config).save_pretrained(str(out))
 
 
 def _copy_clean(ckpt: Path, out: Path) -> None:

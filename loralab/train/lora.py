@@ -6,6 +6,9 @@ Only the keys we document are passed to PEFT/bitsandbytes; nothing is forwarded 
   DoRA   Liu et al. 2024: magnitude and direction of W trained apart (PEFT use_dora).
   QLoRA  Dettmers et al. 2023: frozen 4-bit NF4 base, double quantisation, bf16 compute,
          paged 32-bit AdamW; bitsandbytes kernels need CUDA.
+  PiSSA  Meng et al. 2024 / OLoRA Büyükakyüz 2024: A0, B0 from the SVD (QR) of W, and the base
+         itself becomes W_res = W - s B0 A0. Trained as such, but saved converted (see
+         `as_plain_lora`), so the checkpoint applies to the unmodified base like any LoRA.
 """
 
 from __future__ import annotations
@@ -18,6 +21,21 @@ if TYPE_CHECKING:
     from loralab.config import AdapterConfig
 
 INIT = {"default": True, "gaussian": "gaussian", "pissa": "pissa", "olora": "olora"}
+MUTATING_INITS = ("pissa", "olora")  # inits that rewrite the base weights (W -> W_res)
+
+
+def check_init(acfg: AdapterConfig, continued_adapter: str | None) -> None:
+    """Refuse the init combinations whose saved adapter could not reproduce the trained model."""
+    if acfg.init not in MUTATING_INITS or acfg.method == "full":
+        return
+    if acfg.method == "qlora":
+        raise LoralabError(f"adapter.init: {acfg.init} with method qlora re-quantises the residual base W_res, so no "
+                           "adapter saved from it reproduces the trained model on the original 4-bit base; use "
+                           "method lora (or dora) with this init, or init default with qlora")
+    if continued_adapter:
+        raise LoralabError(f"adapter.init: {acfg.init} initialises a new adapter, but model.adapter "
+                           f"({continued_adapter}) continues an existing one with its own weights; set adapter.init "
+                           "default, or unset model.adapter")
 
 
 def quantization_config(acfg: AdapterConfig, device: str):
@@ -103,6 +121,87 @@ def attach(model, acfg: AdapterConfig, *, gradient_checkpointing: bool, adapter_
     if adapter_dir:
         return load_adapter(model, adapter_dir, trainable=True)
     return get_peft_model(model, lora_config(acfg, model))
+
+
+def mutates_base(model) -> bool:
+    """The PEFT model's adapter was initialised by PiSSA/OLoRA (its base now holds W_res)."""
+    init = getattr(getattr(model, "peft_config", {}).get("default"), "init_lora_weights", True)
+    return isinstance(init, str) and init.startswith(MUTATING_INITS)
+
+
+def adapter_state(model) -> dict:
+    """A detached copy of the adapter tensors, keyed as in adapter_model.safetensors."""
+    from peft import get_peft_model_state_dict
+
+    return {k: v.detach().clone() for k, v in get_peft_model_state_dict(model).items()}
+
+
+def as_plain_lora(trained: dict, initial: dict) -> dict:
+    """A PiSSA/OLoRA adapter as a rank-2r LoRA on the unmodified base W (PEFT's conversion).
+
+    The trained model computes W_res + s B A with W_res = W - s B0 A0, i.e. W + s (B A - B0 A0)
+    = W + s [B | -B0] [A ; A0]: A' (2r, in) stacks A over A0, B' (out, 2r) sets -B0 beside B.
+    Saved with r and alpha doubled (scale alpha/r unchanged; alpha*sqrt(2) under rsLoRA), as
+    PEFT's `save_pretrained(path_initial_model_for_weight_conversion=...)` does. Other tensors
+    (DoRA magnitudes, trained biases) pass through: they act on W_res + s B A = W + s B' A'.
+    """
+    import torch
+
+    out = {}
+    for key, value in trained.items():
+        if ".lora_A." in key:
+            out[key] = torch.cat([value, initial[key].to(value)], dim=0).contiguous()
+        elif ".lora_B." in key:
+            out[key] = torch.cat([value, -initial[key].to(value)], dim=1).contiguous()
+        else:
+            out[key] = value.contiguous()
+    return out
+
+
+def split_plain_lora(converted: dict) -> tuple[dict, dict]:
+    """Inverse of `as_plain_lora`: (trained, initial) adapters of rank r from a rank-2r checkpoint."""
+    trained, initial = {}, {}
+    for key, value in converted.items():
+        if ".lora_A." in key:
+            r = value.shape[0] // 2
+            trained[key], initial[key] = value[:r].contiguous(), value[r:].contiguous()
+        elif ".lora_B." in key:
+            r = value.shape[1] // 2
+            trained[key], initial[key] = value[:, :r].contiguous(), (-value[:, r:]).contiguous()
+        else:
+            trained[key] = value
+    return trained, initial
+
+
+def plain_lora_config(peft_config):
+    """The adapter_config of a converted adapter: rank and alpha doubled, a plain (no-op) init."""
+    import copy
+
+    cfg = copy.deepcopy(peft_config)
+    cfg.r *= 2
+    cfg.lora_alpha *= 2 ** 0.5 if cfg.use_rslora else 2
+    cfg.init_lora_weights = True
+    cfg.rank_pattern = {k: 2 * v for k, v in (cfg.rank_pattern or {}).items()}
+    cfg.alpha_pattern = {k: 2 * v for k, v in (cfg.alpha_pattern or {}).items()}
+    cfg.inference_mode = True
+    return cfg
+
+
+def save_adapter(model, out, *, state_dict: dict | None = None, initial: dict | None = None) -> None:
+    """save_pretrained, converted to a plain LoRA when `initial` (the PiSSA/OLoRA A0, B0) is given."""
+    from pathlib import Path
+
+    from peft import get_peft_model_state_dict
+    from safetensors.torch import save_file
+
+    model.save_pretrained(out, state_dict=state_dict, safe_serialization=True)
+    if initial is None:
+        return
+    trained = get_peft_model_state_dict(model, state_dict=state_dict)
+    save_file(as_plain_lora(trained, initial), Path(out) / "adapter_model.safetensors", metadata={"format": "pt"})
+    config = plain_lora_config(model.peft_config["default"])
+    config.base_model_name_or_path = model.peft_config["default"].base_model_name_or_path
+    config.save_pretrained(str(out))
 
 
 def _full(model, adapter_dir: str | None):

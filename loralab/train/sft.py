@@ -157,9 +157,10 @@ class Recipe:
         from accelerate import Accelerator
 
         from loralab.models import pick_device
-        from loralab.train.lora import quantization_config
+        from loralab.train.lora import check_init, quantization_config
 
         self.cfg, self.run_dir, self.started = cfg, run_dir, time.time()
+        check_init(cfg.adapter, cfg.model.adapter)
         device = pick_device(cfg.model.device)
         self.precision = resolve_precision(cfg, device)
         # Fails before any work when QLoRA has no CUDA or no bitsandbytes.
@@ -251,7 +252,7 @@ class Recipe:
         import torch
 
         from loralab.models import load_model, trainable_summary
-        from loralab.train.lora import attach
+        from loralab.train.lora import adapter_state, attach, mutates_base
 
         cfg, device = self.cfg, self.accelerator.device
         # LoRA: the frozen base in the compute dtype; the adapter stays fp32 (PEFT). Full
@@ -264,8 +265,12 @@ class Recipe:
         model, _ = load_model(mcfg, device=str(device), dtype=load_dtype, quantization_config=self.quant)
         model = attach(model, cfg.adapter, gradient_checkpointing=cfg.train.gradient_checkpointing,
                        adapter_dir=None if self.ckpt else cfg.model.adapter)
+        # PiSSA/OLoRA: A0, B0 as initialised, so every checkpoint can be saved as a plain LoRA
+        # on the unmodified base. The init is a deterministic SVD/QR of the base, so a resumed
+        # run re-derives the same W_res here and takes A0, B0 from its checkpoint.
+        self.initial = adapter_state(model) if mutates_base(model) else None
         if self.ckpt is not None and cfg.adapter.method != "full":
-            self._load_adapter_weights(model, self.ckpt)
+            self._load_adapter_weights(model, self.ckpt, self.initial)
         torch.manual_seed(cfg.train.seed + self.rank)  # each process its own dropout masks
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.summary_line = trainable_summary(model)
@@ -273,11 +278,19 @@ class Recipe:
         self.model = model
 
     @staticmethod
-    def _load_adapter_weights(model, ckpt: Path) -> None:
+    def _load_adapter_weights(model, ckpt: Path, initial: dict | None) -> None:
         from peft import set_peft_model_state_dict
         from safetensors.torch import load_file
 
-        result = set_peft_model_state_dict(model, load_file(ckpt / "adapter_model.safetensors"))
+        weights = load_file(ckpt / "adapter_model.safetensors")
+        # Saved as a plain rank-2r LoRA [A ; A0], [B | -B0]; a checkpoint of an older loralab
+        # (init_lora_weights still "pissa") holds A, B themselves and loads as is.
+        if initial is not None and read_json(ckpt / "adapter_config.json").get("init_lora_weights") is True:
+            from loralab.train.lora import split_plain_lora
+
+            weights, saved_initial = split_plain_lora(weights)
+            _check_same_init(ckpt, initial, saved_initial)
+        result = set_peft_model_state_dict(model, weights)
         if getattr(result, "unexpected_keys", None):
             raise LoralabError(f"{ckpt}: adapter weights do not match this adapter config ({result.unexpected_keys[:3]})")
 
@@ -487,8 +500,14 @@ class Recipe:
         """Adapter only (PEFT format) for LoRA methods; the whole model (safetensors) for full."""
         acc = self.accelerator
         state_dict = acc.get_state_dict(self.model)  # gathers FSDP/ZeRO shards; every process calls it
-        if self.is_main:
+        if not self.is_main:
+            return
+        if self.cfg.adapter.method == "full":
             acc.unwrap_model(self.model).save_pretrained(out, state_dict=state_dict, safe_serialization=True)
+        else:
+            from loralab.train.lora import save_adapter
+
+            save_adapter(acc.unwrap_model(self.model), out, state_dict=state_dict, initial=self.initial)
 
     def _prompt_template(self) -> str:
         meta = self.data_dir / "meta.json"
@@ -559,6 +578,21 @@ class Recipe:
 
             AcceleratorState._reset_state(reset_partial_state=True)
             GradientState._reset_state()
+
+
+def _check_same_init(ckpt: Path, derived: dict, saved: dict) -> None:
+    """The PiSSA/OLoRA init re-derived from the base is the one the run started from.
+
+    Otherwise W_res differs (another library version or device computed another SVD) and
+    continuing would train a different model than the checkpoint's."""
+    keys = {k for k in derived if ".lora_A." in k or ".lora_B." in k}
+    if keys != saved.keys():
+        raise LoralabError(f"{ckpt}: its adapter does not match this run's adapter config (layers or init differ)")
+    worst = max(((derived[k] - saved[k].to(derived[k])).abs().max().item() for k in keys), default=0.0)
+    if worst > 1e-4:
+        raise LoralabError(f"{ckpt}: the PiSSA/OLoRA initialisation re-derived from the base differs from the one this "
+                           f"run started from (max diff {worst:.2g}); resume where the run started, or continue its "
+                           "adapter through model.adapter (init default) in a new train.out_dir")
 
 
 def _flatten(tree: dict, prefix: str = "") -> dict:

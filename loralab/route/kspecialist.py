@@ -81,6 +81,9 @@ def run_kspecialist(path: str | Path, overrides: list[str] | None = None) -> Pat
     section, cfg = load_kspecialist(path, overrides)
     started = time.time()
     root = Path(section.out_dir)
+    from loralab.study import check_runs
+
+    check_runs({"base": cfg}, root, path)  # before study.json: a missing model must leave nothing behind
     write_json(root / "study.json", {"study": {"name": section.name, "out_dir": str(root), "compare": section.compare},
                                       "kspecialist": section.model_dump(mode="json"),
                                       "runs": [f"k{k}" for k in section.k]})

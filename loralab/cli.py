@@ -20,6 +20,7 @@ from typer.core import TyperGroup
 from loralab.errors import LoralabError
 from loralab.inputs import (
     data_source,
+    endpoint_url,
     fraction_opt,
     in_dir_arg,
     in_dir_opt,
@@ -404,6 +405,9 @@ def synth(
     from loralab.curate.config import build_config
     from loralab.data.synth import SynthConfig
     from loralab.data.synth import synth as run_synth
+
+    if endpoint is not None:
+        endpoint_url(endpoint, "--endpoint")
 
     cfg = build_config(config, overrides, fields, {
         "strategy": strategy, "n": n, "endpoint": endpoint, "model": model, "backend": backend,
@@ -812,6 +816,8 @@ def judge(
     from loralab.models import DEFAULT_MODEL
 
     load_questions(instructions, limit)  # a bad row is reported before any model loads
+    if judge_endpoint != "local":
+        endpoint_url(judge_endpoint, "--judge")
 
     model_name(model, "--model")
     if base not in ("base", "reference") and not Path(base).is_dir():

@@ -264,3 +264,17 @@ def _aliases() -> list[str]:
     from loralab.models import EMBEDDED
 
     return list(EMBEDDED)
+
+
+def endpoint_url(url: str, what: str) -> str:
+    """An http(s) base URL with a host, e.g. http://127.0.0.1:8000/v1."""
+    from urllib.parse import urlparse
+
+    parts = urlparse(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise LoralabError(f"{what} {url!r}: expected an http(s) URL like http://127.0.0.1:8000/v1")
+    try:
+        parts.port  # noqa: B018  (raises on a port outside 0..65535)
+    except ValueError:
+        raise LoralabError(f"{what} {url!r}: the port must be a number in 0..65535") from None
+    return url

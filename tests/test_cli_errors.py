@@ -339,6 +339,13 @@ def test_unknown_model_is_refused_before_loading(workdir, capsys):
     assert "--model" in assert_refused(["serve", "--model", "no-org/no-such-model-xyz"], workdir, capsys)
 
 
+@pytest.mark.parametrize("argv", [["judge", "{GOOD:judge}", "--out", "ju", "--judge", "api.openai.com"],
+                                  ["synth", "{GOOD:rows}", "--out", "sy", "--endpoint", "http://127.0.0.1:99999/v1"],
+                                  ["synth", "{GOOD:rows}", "--out", "sy", "--endpoint", "ftp://host/v1"]])
+def test_bad_endpoint_url(workdir, capsys, argv):
+    assert argv[-2] in assert_refused(fill(argv, workdir), workdir, capsys)  # names --judge / --endpoint
+
+
 def test_usage_errors_are_one_line_too(workdir, capsys):
     assert "--bogus" in assert_refused(["score", "humaneval", "x.jsonl", "--bogus"], workdir, capsys)
     assert "--device" in assert_refused(["serve", "--device", "tpu"], workdir, capsys)

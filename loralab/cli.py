@@ -687,6 +687,9 @@ def analyze_learn_forget_cmd(
     """
     from loralab.analysis.learn_forget import write_learn_forget
 
+    if not (study_dir / "runs").is_dir():
+        raise LoralabError(f"{study_dir}: not a study directory (no runs/ inside); run `loralab study run STUDY.yaml` first")
+
     where, rows = write_learn_forget(study_dir, out_dir, task)
     from rich.table import Table
 

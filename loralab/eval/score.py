@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from loralab.errors import LoralabError
+from loralab.inputs import output_file
 from loralab.io import read_jsonl, sha256_file, sha256_text, write_jsonl
 
 JOURNAL_VERSION = 1  # bump when a sandbox change makes old verdicts wrong: journals then miss and re-check
@@ -80,7 +81,7 @@ def score_rows(task, samples_path: str | Path, *, id_field: str, code_field: str
     jobs = plan_jobs(task, problems, rows, samples_path, id_field, code_field, normalize_id)
     limits = Limits(timeout=timeout)
     keys = job_keys([prog for _, _, prog in jobs], limits)
-    results_path = results_path_of(samples_path)
+    results_path = output_file(results_path_of(samples_path), "results file")  # writable before any sample runs
     journal = Journal(journal_path_of(results_path), fresh=fresh)
     todo = [(key, prog) for key, (_, _, prog) in zip(keys, jobs, strict=True) if key not in journal.verdicts]
     check_into(journal, todo, limits, workers)

@@ -19,6 +19,8 @@ from typer.core import TyperGroup
 
 from loralab.errors import LoralabError
 from loralab.inputs import (
+    adapter_dir,
+    adapter_opt,
     data_source,
     endpoint_url,
     fraction_opt,
@@ -126,7 +128,7 @@ def generate(
     prompts: Optional[Path] = in_file_opt(None, "--prompts", help="JSONL with a 'prompt' field per line."),
     out_file: Optional[Path] = out_file_opt(None, "--out", help="Where --prompts answers go (JSONL)."),
     model: str = typer.Option("smollm2-135m-instruct", "--model", "-m", help="Alias, hub id, directory or .gguf."),
-    adapter: Optional[Path] = in_dir_opt(None, "--adapter", "-a", help="PEFT adapter directory to apply."),
+    adapter: Optional[Path] = adapter_opt(None, "--adapter", "-a", help="PEFT adapter directory to apply."),
     max_new_tokens: int = positive_int_opt(256, "--max-new-tokens", help="Longest answer, in tokens."),
     temperature: float = non_negative_float_opt(0.0, "--temperature", help="0 = greedy."),
     system: Optional[str] = typer.Option(None, "--system", help="System message for chat models."),
@@ -215,7 +217,7 @@ def serve(
             raise LoralabError(f"--adapter {pair!r}: expected NAME=DIR, e.g. --adapter k0=runs/k5/adapter-0")
         if name.strip() in adapters:
             raise LoralabError(f"--adapter {pair!r}: the name {name.strip()!r} is given twice")
-        adapters[name.strip()] = str(input_dir(path.strip(), f"--adapter {name.strip()}="))
+        adapters[name.strip()] = str(adapter_dir(path.strip(), f"--adapter {name.strip()}"))
     model_name(model)
     handle = run_serve(model, adapters, router_dir=str(router) if router else None, host=host, port=port,
                        backend=backend, device=device, batch_size=batch_size, queue_size=queue_size,
@@ -801,7 +803,7 @@ def judge(
     instructions: Path = in_file_arg(..., help="JSONL of instructions ({instruction[, input, output]}) or two-turn questions ({question_id, turns})."),
     out_dir: Path = out_dir_opt(..., "--out", help="Directory for answers, judgments, verdicts, results.json (resumed if present)."),
     model: str = typer.Option("smollm2-135m-instruct", "--model", "-m", help="Base model of the system under test."),
-    adapter: Optional[Path] = in_dir_opt(None, "--adapter", "-a", help="Adapter of the system under test."),
+    adapter: Optional[Path] = adapter_opt(None, "--adapter", "-a", help="Adapter of the system under test."),
     base: str = typer.Option("base", "--base", help="The reference system: base (MODEL without adapter), reference (the file's 'output'), an adapter dir, or another model."),
     judge_endpoint: str = typer.Option("local", "--judge", help="OpenAI-compatible base URL (key from OPENAI_API_KEY), or 'local': serve --judge-model on 127.0.0.1."),
     judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Judge model (default: gpt-4o-mini for a URL, the embedded model for local)."),

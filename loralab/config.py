@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
 
 from loralab.errors import LoralabError
 
@@ -50,7 +50,7 @@ class DataConfig(_Section):
                             "auto: dolly for dolly rows, plain for prompt/completion, chat for messages, else alpaca.")
     hub_split: str | None = Field(None, description="Hub split to read (e.g. 'train'); None reads all splits.")
     use_predefined_splits: bool = Field(False, description="Keep the source's own train/validation/test splits.")
-    seed: int = Field(42, description="Seed of the global shuffle before splitting.")
+    seed: int = Field(42, ge=0, description="Seed of the global shuffle before splitting.")
     splits: tuple[float, float, float] = Field((0.8, 0.1, 0.1), description="train/validation/test fractions.")
     max_rows: int | None = Field(
         None, ge=1, description="Keep only the first N rows after shuffling (quick runs); with predefined splits, per split.")
@@ -100,7 +100,7 @@ class TrainConfig(_Section):
     batching: Literal["auto", "pad", "length_grouped", "packed"] = Field(
         "auto", description="pad: pad to the batch's longest (the seeds' recipe); length_grouped: batches of similar "
         "lengths; packed (auto): no padding, attention kept within examples. The loss is the same in every mode.")
-    seed: int = Field(42, description="Seeds LoRA init, dropout and the data order.")
+    seed: int = Field(42, ge=0, description="Seeds LoRA init, dropout and the data order.")
     logging_steps: int = Field(5, ge=1, description="Write a metrics.jsonl row every N steps.")
     eval_steps: int | None = Field(None, ge=1, description="Validation loss every N steps (None: at each save).")
     save_steps: int = Field(50, ge=1, description="Checkpoint every N steps (and at the end).")
@@ -115,7 +115,7 @@ class EvalConfig(_Section):
     tasks: list[str] = Field(default_factory=lambda: ["humaneval"], description="e.g. humaneval, mbpp, livecodebench, pytasks.")
     limit: int | None = Field(None, ge=1, description="Evaluate the first N problems of each task.")
     n_samples: int = Field(1, ge=1, description="Completions per problem (n in pass@k).")
-    k: list[int] = Field(default_factory=lambda: [1], description="pass@k values to report (only k <= n).")
+    k: list[PositiveInt] = Field(default_factory=lambda: [1], min_length=1, description="pass@k values to report (only k <= n).")
     temperature: float = Field(0.0, ge=0, description="0 means greedy.")
     top_p: float = Field(0.95, gt=0, le=1, description="Nucleus sampling (only when temperature > 0).")
     max_new_tokens: int = Field(512, ge=1, description="Longest completion, in tokens.")
@@ -190,15 +190,20 @@ def deep_merge(base: dict, over: dict) -> dict:
 
 
 def read_yaml(path: str | Path) -> dict:
+    from loralab.io import read_text
+
     path = Path(path)
     if not path.exists():
         raise LoralabError(f"{path}: config file not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.safe_load(read_text(path))  # read_text: a directory or non-UTF-8 bytes is one clear error
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
         raise LoralabError(f"{path}{where}: invalid YAML ({getattr(e, 'problem', e)})") from None
+    if data is None:  # an empty file would silently mean "all defaults" (a full default training run)
+        raise LoralabError(f"{path}: the config file is empty; write at least one section, or leave the file out "
+                           "to use the defaults")
     if not isinstance(data, dict):
         raise LoralabError(f"{path}: the top level must be a mapping of sections, got {type(data).__name__}")
     return data

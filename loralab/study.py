@@ -84,6 +84,27 @@ def load_study(path: str | Path, overrides: list[str] | None = None) -> tuple[St
     return study, runs
 
 
+def check_runs(runs: dict[str, RunConfig], root: Path, source: str | Path) -> None:
+    """What every run needs and the study directory, checked before study.json is written.
+
+    A missing model or dataset would otherwise fail minutes later, after the study
+    directory and its study.json already claimed a study that never ran.
+    """
+    from loralab.inputs import data_source, input_dir, model_name, output_dir
+
+    output_dir(root, f"{source}: study.out_dir")
+    seen: set[tuple] = set()
+    for name, cfg in runs.items():
+        where = f"{source} (run '{name}')"
+        if (cfg.model.name, cfg.model.revision) not in seen:
+            seen.add((cfg.model.name, cfg.model.revision))
+            model_name(cfg.model.name, f"{where}: model.name", cfg.model.revision)
+        if cfg.data.prepared:
+            input_dir(cfg.data.prepared, f"{where}: data.prepared")
+        else:
+            data_source(cfg.data.source, f"{where}: data.source")
+
+
 def study_dir(study: StudyConfig) -> Path:
     return Path(study.study.out_dir)
 
@@ -93,6 +114,7 @@ def run_study(path: str | Path, overrides: list[str] | None = None) -> Path:
     study, runs = load_study(path, overrides)
     started = time.time()
     root = study_dir(study)
+    check_runs(runs, root, path)
     root.mkdir(parents=True, exist_ok=True)
     write_json(root / "study.json", {"study": study.model_dump(mode="json"),
                                       "runs": {k: v.model_dump(mode="json") for k, v in runs.items()}})

@@ -44,7 +44,7 @@ class DedupConfig(_Strict):
 
 class MetricsConfig(_Strict):
     sample: int = Field(1000, ge=2, description="Rows sampled (seeded) for question and code spread.")
-    seed: int = Field(0, description="Seed of the spread sample.")
+    seed: int = Field(0, ge=0, description="Seed of the spread sample.")
     mtld_threshold: float = Field(0.72, gt=0, lt=1, description="MTLD factor threshold (McCarthy & Jarvis 2010).")
 
 

@@ -62,7 +62,7 @@ class SynthConfig(BaseModel):
     temperature: float = Field(0.7, ge=0, description="Sampling temperature (0 = greedy).")
     top_p: float = Field(0.95, gt=0, le=1)
     max_new_tokens: int = Field(512, ge=1)
-    seed: int = Field(0, description="Seed of every random choice (attempt i uses Random(seed, strategy, i)).")
+    seed: int = Field(0, ge=0, description="Seed of every random choice (attempt i uses Random(seed, strategy, i)).")
     batch_size: int = Field(8, ge=1, description="Requests sent together (concurrent HTTP requests, or one local batch).")
     requests_per_minute: float | None = Field(None, gt=0, description="Rate limit for hosted APIs (None: unlimited).")
     max_retries: int = Field(5, ge=0, description="Retries of a failed HTTP request (429, 5xx, timeouts) with backoff.")

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from loralab.config import RunConfig, deep_merge, parse_overrides, read_yaml, save_config, validate
 from loralab.errors import LoralabError
@@ -42,10 +42,10 @@ class KSpecialistSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field("kspecialist", description="Name shown in the report.")
     out_dir: str = Field("runs/kspecialist", description="Study directory.")
-    k: list[int] = Field(default_factory=lambda: [1, 5, 10], min_length=1, description="Cluster counts to compare.")
+    k: list[PositiveInt] = Field(default_factory=lambda: [1, 5, 10], min_length=1, description="Cluster counts to compare.")
     embedder: str = Field("all-MiniLM-L6-v2", description="Sentence embedder of the questions (as in curation).")
     prefix: str | None = Field(None, description="Query prefix; None: the family default ('query: ' for E5).")
-    seed: int = Field(0, description="Seed of k-means++ (10 seeded restarts).")
+    seed: int = Field(0, ge=0, description="Seed of k-means++ (10 seeded restarts).")
     adapter: Literal["last", "best_val"] = Field(
         "last", description="Which checkpoint of each cluster's run serves: the last, or the lowest val loss.")
     compare: Literal["base", "all"] = Field("all", description="base: each K vs base; all: every pair of K too.")
@@ -81,6 +81,9 @@ def run_kspecialist(path: str | Path, overrides: list[str] | None = None) -> Pat
     section, cfg = load_kspecialist(path, overrides)
     started = time.time()
     root = Path(section.out_dir)
+    from loralab.study import check_runs
+
+    check_runs({"base": cfg}, root, path)  # before study.json: a missing model must leave nothing behind
     write_json(root / "study.json", {"study": {"name": section.name, "out_dir": str(root), "compare": section.compare},
                                       "kspecialist": section.model_dump(mode="json"),
                                       "runs": [f"k{k}" for k in section.k]})

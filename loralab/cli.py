@@ -583,14 +583,14 @@ def score_humaneval_cmd(
 
 @score_app.command("livecodebench")
 def score_livecodebench_cmd(
-    samples: Path = in_file_arg(..., help="JSONL of {question_id, code} or {question_id, code_list}."),
+    samples: Path = in_file_arg(..., help="JSONL of {question_id, code} or {question_id, code_list}, or LCB's JSON array of the latter."),
     problems: Optional[Path] = in_file_opt(None, "--problems", help="LiveCodeBench JSONL (default: the hub dataset)."),
     release: Optional[str] = typer.Option(None, "--release", help="release_v1..v6 / vN (hub files; a date filter on local files)."),
     k: str = KOpt, workers: Optional[int] = WorkersOpt,
     timeout: float = positive_float_opt(6.0, "--timeout", help="Seconds per test case (LiveCodeBench's default: 6)."),
     fresh: bool = FreshOpt,
 ) -> None:
-    """Judge LiveCodeBench code against public and private tests; write SAMPLES_results.jsonl.
+    """Judge LiveCodeBench code against public and private tests; write SAMPLES_results.jsonl and LCB's _eval.json.
 
     Example: loralab score livecodebench --problems ../shared/data/eval/atcoder_easy_lcb.jsonl samples.jsonl
     """

@@ -246,6 +246,9 @@ def run_judge(instructions: str | Path, model: SystemSpec, base: SystemSpec, out
     write_text(out / "judge_prompt.md", f"# Judge prompts\n\nSystem: {JUDGE_SYSTEM}\n\n## Turn 1\n\n```\n{SINGLE_TURN}\n```\n\n"
                                         f"## Turn 2\n\n```\n{SECOND_TURN}\n```\n\n## Parsing\n\n{PARSE_RULE}\n")
     write_json(out / "results.json", stats)
+    from loralab.eval.interop import system_label, write_judge_answer_files
+
+    write_judge_answer_files(out, questions, answers, {s.name: system_label(s) for s in (model, base)})
     write_meta(out, stage="judge", started=started, inputs={
         "instructions": str(instructions), "model": vars(model), "base": vars(base), "judge_endpoint": endpoint,
         "judge_model": judge_model, "limit": limit})

@@ -252,7 +252,8 @@ def evaluate_mc_run(target: str | Path, cfg: RunConfig, tasks: list[str], out_di
     (file, dataset dir or hub id), `split` and `limit` (default eval.limit). Writes SYSTEM/ALIAS/{samples.jsonl,results.json}
     per pair and summary.json with each system's metrics and `mean_primary`, the mean over tasks
     of each task's headline metric (acc_norm, or acc where the task has no acc_norm): the
-    "source domain" score of the learn-versus-forget comparison. Finished pairs are not redone.
+    "source domain" score of the learn-versus-forget comparison, and lm_eval/SYSTEM/results_<date>.json
+    in lm-evaluation-harness's layout. Finished pairs are not redone.
     """
     from loralab.eval.sweep import System, systems_of
     from loralab.io import write_json, write_meta
@@ -275,7 +276,11 @@ def evaluate_mc_run(target: str | Path, cfg: RunConfig, tasks: list[str], out_di
         models.release(system)
         row["mean_primary"] = sum(m[m["primary"]] for m in row["tasks"].values()) / len(tasks)
         rows.append(row)
-    write_json(out / "summary.json", {"tasks": tasks, "limit": cfg.eval.limit, "systems": rows})
+    summary = {"tasks": tasks, "limit": cfg.eval.limit, "systems": rows}
+    write_json(out / "summary.json", summary)
+    from loralab.eval.interop import write_lm_eval_results
+
+    write_lm_eval_results(out, summary, cfg.model.name)  # the same numbers as lm-eval's results_<date>.json
     write_meta(out, stage="eval-mc", started=started, inputs={"target": str(target)})
     return out
 

@@ -2,7 +2,8 @@
 
     loralab score humaneval SAMPLES.jsonl                        rows {task_id, completion}
     loralab score livecodebench --problems FILE SAMPLES.jsonl    rows {question_id, code} or
-                                                                 {question_id, code_list: [...]}
+                                                                 {question_id, code_list: [...]},
+                                                                 or LCB's JSON array of the latter
     loralab score mbpp SAMPLES.jsonl                             rows {task_id, completion}
     loralab score pytasks SAMPLES.jsonl                          rows {task_id, completion}
 
@@ -20,6 +21,9 @@ so a killed run re-run checks only what is missing, and an edited samples file r
 the edited samples. The results file is written once, at the end, atomically; every row
 carries `samples_sha256`, the hash of the samples file it judged, so a results file left by
 an earlier run over a different samples file is recognisable as stale (`stale_results`).
+
+LiveCodeBench scoring also writes SAMPLES_codegeneration_output_eval.json and _eval_all.json
+in lcb_runner's own shapes (see eval/interop.py).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from loralab.errors import LoralabError
+from loralab.eval.interop import read_sample_rows, write_score_lcb_files
 from loralab.inputs import output_file
 from loralab.io import read_jsonl, sha256_file, sha256_text, write_jsonl
 
@@ -74,7 +79,7 @@ def score_rows(task, samples_path: str | Path, *, id_field: str, code_field: str
 
     samples_path = Path(samples_path)
     digest = sha256_file(samples_path) if samples_path.is_file() else ""
-    rows = read_jsonl(samples_path)
+    rows = read_sample_rows(samples_path)  # JSONL, or LiveCodeBench's JSON array
     if not rows:
         raise LoralabError(f"{samples_path}: no samples (the file holds no JSON rows)")
     problems = {p.task_id: p for p in task.problems()}
@@ -261,7 +266,9 @@ def score_livecodebench(samples: str | Path, *, problems: str | None = None, rel
     from loralab.eval.tasks import get_task
 
     task = get_task("livecodebench", path=problems, release=release, timeout=timeout)
-    return score_rows(task, samples, id_field="question_id", code_field="code", timeout=timeout, **kw)
+    res = score_rows(task, samples, id_field="question_id", code_field="code", timeout=timeout, **kw)
+    write_score_lcb_files(samples, res.results_path, task.problems())  # LCB's own _eval.json, _eval_all.json
+    return res
 
 
 def score_mbpp(samples: str | Path, *, path: str | None = None, **kw) -> ScoreResult:

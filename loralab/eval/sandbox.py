@@ -77,8 +77,8 @@ class Program:
                    with every free name they use as a stand-in for the program's; with no
                    tests, passed means its top-level code raised nothing and its process was
                    still there to answer the judge (which any honest `pass` earns as well).
-    `call_timeout` (call mode): each call of a program's function gets that many seconds,
-    as LiveCodeBench's per-call alarm; the program's top-level code gets `timeout`.
+    `calls` > 0 (call mode): each call of the program gets `call_timeout` seconds (default
+    `timeout`), as LiveCodeBench's per-call alarm; the program's top-level code gets `timeout`.
     """
 
     code: str
@@ -89,8 +89,8 @@ class Program:
     cases: tuple[tuple[str, str], ...] = ()
     prelude: str = ""          # trusted lines prepended to `code` (LiveCodeBench's imports)
     timeout: float | None = None
-    call_timeout: float | None = None  # seconds per call of the program's functions (None: one budget)
-    calls: int = 1             # calls the tests make (sizes the run's deadline when call_timeout is set)
+    calls: int = 0             # calls the tests make, each with its own `call_timeout`; 0 = one shared budget
+    call_timeout: float | None = None  # seconds per call when `calls` > 0 (None: the same as `timeout`)
 
     def text(self) -> str:
         """The single-file program an in-process reference harness would run (for reading)."""
@@ -142,16 +142,18 @@ def run(program: Program | str, limits: Limits = Limits()) -> Verdict:
     if program.mode == "inline":
         program = as_call(program)
     per = program.timeout if program.timeout is not None else limits.timeout
+    per_call = None
     if program.mode == "stdio":
         deadline_s = per * max(1, len(program.cases)) + STARTUP_S
     else:
-        deadline_s = per + (program.call_timeout or 0) * max(1, program.calls) + STARTUP_S
+        per_call = (program.call_timeout or per) if program.calls > 0 else None
+        deadline_s = per + (per_call or 0) * program.calls + STARTUP_S
     uid = run_uid()
     workdir = tempfile.mkdtemp(prefix="loralab-run-")
     if uid is not None:
         os.chown(workdir, uid, uid)
     token = secrets.token_hex(16)
-    public, private = job_parts(program, limits, uid, workdir, per, deadline_s)
+    public, private = job_parts(program, limits, uid, workdir, per, deadline_s, per_call)
     started = time.monotonic()
     try:
         view = root_view(tuple(limits.packages)) if limits.namespaces else None
@@ -203,7 +205,7 @@ def check_many(programs: Iterable[Program | str], workers: int | None = None, li
 
 
 def job_parts(program: Program, limits: Limits, uid: int | None, workdir: str, per: float,
-              deadline_s: float) -> tuple[bytes, bytes]:
+              deadline_s: float, per_call: float | None = None) -> tuple[bytes, bytes]:
     """The public part (may be seen by the program) and the private part (judge only)."""
     import json
 
@@ -215,7 +217,7 @@ def job_parts(program: Program, limits: Limits, uid: int | None, workdir: str, p
         "limits": {"memory_mb": limits.memory_mb, "cpu_s": cpu, "nproc": limits.nproc, "fsize_mb": limits.fsize_mb},
     }
     private = {"setup": program.setup, "tests": program.tests, "cases": [list(c) for c in program.cases],
-               "case_timeout": per, "call_timeout": program.call_timeout}
+               "case_timeout": per, "call_timeout": per_call}
     body = json.dumps(public).encode()
     return f"{len(body):012d}".encode() + body, json.dumps(private).encode()
 

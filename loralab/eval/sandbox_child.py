@@ -582,7 +582,8 @@ def fork_solution(spec: dict) -> tuple[int, Channel]:
         try:
             devnull = os.open(os.devnull, os.O_RDONLY)
             os.dup2(devnull, 0)
-            keep = {0, 1, 2, to_sol_r, to_judge_w}
+            keep = {0, 1, 2, to_sol_r, to_judge_w}  # and the import directories of reach_python_by_fd
+            keep |= {int(p.split("/")[4]) for p in sys.path if p.startswith("/proc/self/fd/")}
             for fd in range(3, 1 << 10):
                 if fd not in keep:
                     try:

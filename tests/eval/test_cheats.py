@@ -280,33 +280,50 @@ def f(x):
 
 
 def test_a_case_cannot_answer_for_itself_after_its_deadline():
-    """The issue's takeover: a case forks a helper that writes the judge's reply (with the
-    call id found in the zygote's frames) after the case has timed out."""
+    """The issue's takeover: a slow but correct case stops the zygote (same uid) and, from a
+    forked helper, answers the judge itself through the channel found in the zygote's frames
+    (its descriptors and the current call's id), then serves every later case the same way."""
     takeover = r'''
-import json, os, sys, time
-ids, f = [], sys._getframe()
+import json, os, signal, sys, time
+chan = msg = None
+f = sys._getframe()
 while f is not None:
+    chan = chan or f.f_locals.get('chan')
     m = f.f_locals.get('msg')
-    if isinstance(m, dict) and 'id' in m:
-        ids.append(m['id'])
+    msg = msg or (m if isinstance(m, dict) and 'id' in m else None)
     f = f.f_back
-a, b = map(int, input().split())
-answer = f'{a + b}\n'
-if os.fork() == 0:
-    reply = json.dumps({"stdout": answer, "stderr": "", "exit": 0, "timed_out": False, "overflow": False,
-                        "id": ids[0] if ids else ""}) + "\n"
-    for _ in range(40):
-        for fd in range(3, 64):
-            try:
-                os.write(fd, reply.encode())
-            except OSError:
-                pass
-        time.sleep(0.05)
+def solve(text):
+    a, b = map(int, text.split())
+    return f'{a + b}\n'
+def reply(call, text):
+    return (json.dumps({"stdout": solve(text), "stderr": "", "exit": 0, "timed_out": False, "overflow": False,
+                        "id": call}) + "\n").encode()
+data = sys.stdin.read()
+if chan is not None and os.fork() == 0:
+    try:
+        os.kill(os.getppid(), signal.SIGSTOP)  # the zygote: it will not answer, or kill us
+    except Exception:
+        pass
+    rfd = getattr(chan, 'rfd', None) or chan.rfile.fileno()
+    try:
+        os.write(chan.wfd, reply(msg['id'], data))
+        buf = b''
+        while True:
+            chunk = os.read(rfd, 65536)
+            if not chunk:
+                break
+            buf += chunk
+            while b'\n' in buf:
+                line, buf = buf.split(b'\n', 1)
+                m = json.loads(line)
+                os.write(chan.wfd, reply(m['id'], m['stdin']))
+    except OSError:
+        pass
     os._exit(0)
 time.sleep(2.5)
-print(answer)
+print(solve(data))
 '''
-    cases = (("1 2\n", "3\n"), ("2 2\n", "4\n"))
+    cases = (("1 2\n", "3\n"), ("2 2\n", "4\n"), ("5 5\n", "10\n"))
     v = run(Program(code=takeover, mode="stdio", cases=cases, timeout=1.0), Limits(timeout=1.0))
     assert v.status == "timeout", v
     honest_slow = run(Program(code="import time\ntime.sleep(2.5)\nprint(3)\n", mode="stdio", cases=cases[:1], timeout=1.0))

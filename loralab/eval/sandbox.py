@@ -223,7 +223,7 @@ def job_parts(program: Program, limits: Limits, uid: int | None, workdir: str, p
     public = {
         "mode": program.mode, "code": program.code, "prelude": program.prelude, "names": dict(program.names),
         "workdir": workdir, "run_uid": uid, "namespaces": limits.namespaces, "tmpfs_mb": limits.tmpfs_mb,
-        "python_paths": python_paths(), "site_paths": site_paths(), "view": root_view(tuple(limits.packages)),
+        "site_paths": site_paths(), "view": root_view(tuple(limits.packages)),
         "limits": {"memory_mb": limits.memory_mb, "cpu_s": cpu, "nproc": limits.nproc, "fsize_mb": limits.fsize_mb},
     }
     private = {"setup": program.setup, "tests": program.tests, "cases": [list(c) for c in program.cases],
@@ -394,17 +394,6 @@ def clean_env() -> dict[str, str]:
     """Nothing of the evaluator's environment (tokens, keys, paths) reaches the program."""
     return {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "HOME": "/tmp",
             "TMPDIR": "/tmp", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-
-
-@functools.lru_cache(maxsize=1)
-def python_paths() -> list[str]:
-    """The interpreter's own directories (re-exposed in the run if their parents are private);
-    not the evaluator's script directory or working tree."""
-    import sysconfig
-
-    paths = [sys.base_prefix, sys.prefix, *sysconfig.get_paths().values(), *site_paths(),
-             *(p for p in sys.path if p.startswith((sys.base_prefix, sys.prefix)))]
-    return list(dict.fromkeys(os.path.realpath(p) for p in paths if p and os.path.isdir(p)))
 
 
 @functools.lru_cache(maxsize=1)

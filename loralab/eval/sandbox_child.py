@@ -5,14 +5,17 @@ in a new session and writes the job to its stdin in two parts: a length-prefixed
 part (untrusted code, limits, isolation settings) and a *private* part (trusted setup and
 tests, stdin cases and expected outputs) that only the judge ever reads. Inside one run:
 
-    bootstrap   keeps the supervisor's uid; unshares namespaces, builds the mount view;
-    |           never runs untrusted code
+    bootstrap   keeps the supervisor's uid; unshares namespaces and enters the run's root
+    |           (a copy of the fork server's prepared root, or one built here); never runs
+    |           untrusted code
     judge       pid 1 of a new pid namespace when available; unprivileged, non-dumpable;
     |           runs only trusted test code; reads the run's token last, after every
     |           untrusted process has been killed
     solution    forked by the judge *before* it reads the private part or the token, so
-                neither is in its memory; runs the untrusted code and answers calls with
-                plain data (call mode), or forks one process per stdin case (stdio mode)
+                neither is in its memory; holds no descriptor but its channel and output,
+                runs under a seccomp filter; runs the untrusted code and answers calls with
+                plain data or handles (call mode), or is the zygote of one process per stdin
+                case, none of which holds the channel (stdio mode)
 
 The judge reports on REPORT_FD, which no untrusted process holds: one JSON line with the
 isolation in effect, then one with the verdict (and the token, only when every test ran).

@@ -42,7 +42,7 @@ def test_reference_solutions_pass_on_a_sample_and_on_the_awkward_problems(mbpp):
     verdicts = check(mbpp, problems, [reference(p) for p in problems], workers=2, limits=LIMITS)
     assert [p.task_id for p, v in zip(problems, verdicts, strict=True) if not v.passed] == []
     assert {p.task_id for p in problems if p.meta["objects"]} == {"mbpp/367", "mbpp/601", "mbpp/927"}
-    assert {p.program(reference(p)).mode for p in problems} == {"call"}
+    assert {mbpp.program(p, reference(p)).mode for p in problems} == {"call"}
 
 
 @pytest.mark.slow

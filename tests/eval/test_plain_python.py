@@ -36,17 +36,17 @@ ROWS = {
 }
 
 
-def plain_python(code: str, stdin: str) -> str:
-    """The reference: the program as a file run by plain CPython, after LCB's prelude."""
+def plain_python(code: str, stdin: str, cwd) -> str:
+    """The reference: the program run by plain CPython, after LCB's prelude."""
     proc = subprocess.run([sys.executable, "-c", PRELUDE + code], input=stdin, capture_output=True, text=True,
-                          timeout=60)
+                          timeout=60, cwd=cwd)
     return proc.stdout
 
 
 @pytest.mark.parametrize("name", list(ROWS))
-def test_plain_cpython_gives_the_expected_answer(name):
+def test_plain_cpython_gives_the_expected_answer(name, tmp_path):
     code, stdin, expected = ROWS[name]
-    assert plain_python(code, stdin).strip() == expected
+    assert plain_python(code, stdin, tmp_path).strip() == expected
 
 
 def test_the_sandbox_agrees_with_plain_cpython_on_every_row():

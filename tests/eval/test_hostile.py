@@ -4,7 +4,7 @@ Each program defines `f` so that it is right only if its attack worked (or it tr
 the pass outright); the judge's test is `assert f(1) == 2`. All programs run in one parallel
 batch per isolation setting: full (namespaces where the OS allows) and, when we are root,
 the fallback without namespaces (a fresh uid + rlimits only), where only the guarantees the
-README lists for that mode are asserted.
+docs/sandbox.md lists for that mode are asserted.
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ def batch(request, tmp_path_factory):
         d.rmdir()
 
 
-# Without namespaces the README says: no network isolation, no bound on total disk use.
+# Without namespaces docs/sandbox.md says: no network isolation, no bound on total disk use.
 FALLBACK_LIMITS = {"connect_local", "disk_fill"}
 
 
@@ -176,7 +176,7 @@ def test_resource_bombs_end_with_the_right_status(batch):
 def test_disk_use_is_bounded_by_the_private_tmpfs(batch):
     verdicts, facts = batch
     if not facts["full"]:
-        pytest.skip("without a mount namespace only RLIMIT_FSIZE bounds a file, not the total (README)")
+        pytest.skip("without a mount namespace only RLIMIT_FSIZE bounds a file, not the total (docs/sandbox.md)")
     v = verdicts["disk_fill"]
     assert v.status == "failed" and "No space left on device" in v.detail
 
@@ -205,7 +205,7 @@ def test_the_parent_environment_is_invisible(batch):
 def test_no_network_when_a_network_namespace_is_in_effect(batch):
     verdicts, facts = batch
     if "netns" not in verdicts["connect_local"].isolation:
-        pytest.skip("no network namespace in this mode: the README lists network as not isolated here")
+        pytest.skip("no network namespace in this mode: docs/sandbox.md lists network as not isolated here")
     assert facts["arrived"] == b""
     assert "Network is unreachable" in verdicts["connect_local"].detail or not verdicts["connect_local"].passed
 
@@ -271,7 +271,7 @@ def test_unprivileged_user_gets_namespaces_through_a_user_namespace():
     iso = set(out["isolation"])
     if "userns" not in iso:
         pytest.skip(f"unprivileged user namespaces are not available here (isolation: {sorted(iso)})")
-    assert {"netns", "pidns", "mntns", "ro-root", "private-proc"} <= iso
+    assert {"netns", "pidns", "mntns", "private-root", "ro-root", "private-proc", "seccomp"} <= iso
     v = out["verdicts"]
     assert v["honest"][0] == "passed"
     assert v["fork_bomb"][0] == "timeout"

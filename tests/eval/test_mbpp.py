@@ -35,13 +35,14 @@ def test_test_split_is_the_papers_500(mbpp):
 def test_reference_solutions_pass_on_a_sample_and_on_the_awkward_problems(mbpp):
     by_id = {p.task_id: p for p in mbpp.problems()}
     # 126 defines `sum` (shadows the builtin), 533 passes `int` as an argument, 596 uses
-    # `sys` from the reference's imports, 367/601/927 build the program's own classes (inline)
+    # `sys` from the reference's imports, 367/601/927 build the program's own classes (handles)
     awkward = ["mbpp/126", "mbpp/533", "mbpp/596", "mbpp/367", "mbpp/601", "mbpp/927"]
     sample = [p.task_id for p in mbpp.problems()[::25]]
     problems = [by_id[t] for t in awkward + sample]
     verdicts = check(mbpp, problems, [reference(p) for p in problems], workers=2, limits=LIMITS)
     assert [p.task_id for p, v in zip(problems, verdicts, strict=True) if not v.passed] == []
-    assert {p.task_id for p in problems if p.meta["inline"]} == {"mbpp/367", "mbpp/601", "mbpp/927"}
+    assert {p.task_id for p in problems if p.meta["objects"]} == {"mbpp/367", "mbpp/601", "mbpp/927"}
+    assert {mbpp.program(p, reference(p)).mode for p in problems} == {"call"}
 
 
 @pytest.mark.slow

@@ -13,7 +13,8 @@ Judging follows lcb_runner/evaluation/testing_util.py, public and private tests 
   line, every line is equal or equal as a list of Decimals (0.50 == 0.5; no tolerance).
 * functional problems: `Solution().<func_name>(*args)` with args JSON-decoded one per input
   line (a plain function `<func_name>` when there is no `class Solution`, as LCB does); a
-  returned tuple counts as a list; compared with ==.
+  returned tuple counts as a list; compared with ==. As LCB's alarm does, the program's
+  top-level code and every call get `timeout` seconds each.
 Both run after LCB's prelude of standard-library imports and sys.setrecursionlimit(50000).
 Chat prompts are LCB's generic format (system message + question template); base models get
 LCB's base layout (### Question / ### Starter Code / ### Answer) without its one-shot example.
@@ -266,9 +267,9 @@ class LiveCodeBench:
         if problem.cases:
             return Program(code=code, mode="stdio", prelude=PRELUDE, cases=problem.cases, timeout=self.timeout)
         target = f"Solution().{problem.entry_point}" if "class Solution" in code else problem.entry_point
-        n = problem.meta.get("n_cases", 1)  # all cases run in one program: budget them together
+        # LCB's alarm: `timeout` for the program's top-level code, and again for every call
         return Program(code=code, names={"candidate": target}, prelude=PRELUDE, tests=problem.tests,
-                       timeout=self.timeout * max(1, n) if self.timeout else None)
+                       timeout=self.timeout, calls=problem.meta.get("n_cases", 1))
 
 
 def functional_tests(tests: list[dict], where: str) -> str:

@@ -6,10 +6,11 @@ challenge_test_list}. The source is the `path` option (a local JSONL, e.g. a cop
 in the paper; `split` picks another range. Prompts show the task and the first test (so the
 model learns the function name), as the paper does.
 
-The judge runs the assert lines with the program's functions as stand-ins. Three problems
-build objects of the program's own classes in their tests or setup (e.g. `Pair(5, 24)`,
-a linked `Node` tree); those run in inline mode (the whole program in one process), which
-the sandbox documents as the weaker guarantee.
+The judge runs the setup and assert lines with the program's functions as stand-ins. Three
+problems build objects of the program's own classes in their tests or setup (e.g.
+`Pair(5, 24)`, a linked `Node` tree): the class is a stand-in too, so the objects are built
+(and their attributes set) in the program's process and the judge holds handles to them;
+only plain-data answers are compared, as for every other problem.
 """
 
 from __future__ import annotations
@@ -105,12 +106,15 @@ class MBPP:
         setup = (row.get("test_setup_code") or "").replace("\r\n", "\n")
         names, imports = program_names(tests, setup, (row.get("code") or "").replace("\r\n", "\n"))
         setup = "".join(f"{line}\n" for line in imports) + setup
-        entry = names[0] if len(names) == 1 else next((n for n in names if n in tests[0]), "")
-        # setup that uses the program's names, or tests that build the program's classes
-        inline = bool(free_names(setup)) or bool(reference_classes(row.get("code", "")) & set(names))
+        # classes of the program that the setup or the tests build objects of (Node, Pair)
+        classes = reference_classes(row.get("code", "")) & (set(names) | free_names(setup))
+        functions = [n for n in names if n not in classes] or names
+        entry = functions[0] if len(functions) == 1 else next((n for n in functions if n in tests[0]), "")
+        names = sorted(set(names) | classes)
         return Problem(task_id=f"mbpp/{row['task_id']}", prompt=row["text"], entry_point=entry,
                        tests="\n".join(tests) + "\n", setup=setup,
-                       meta={"names": names, "inline": inline, "first_test": tests[0], "code": row.get("code", "")})
+                       meta={"names": names, "objects": sorted(classes), "first_test": tests[0],
+                             "code": row.get("code", "")})
 
     def request(self, problem: Problem, chat: bool):
         from loralab.eval.generate import GenRequest
@@ -124,8 +128,6 @@ class MBPP:
         from loralab.eval.sandbox import Program
 
         code = extract_code(completion, problem.entry_point) if extract else completion
-        if problem.meta["inline"]:
-            return Program(code=f"{code}\n{problem.setup}\n{problem.tests}", mode="inline")
         return Program(code=code, names={n: n for n in problem.meta["names"]}, setup=problem.setup, tests=problem.tests)
 
 

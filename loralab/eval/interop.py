@@ -57,11 +57,7 @@ def task_kind(task) -> str:
 
 def judged_program(task, problem, answer: str) -> str:
     """The self-contained program loralab judged for a raw model answer (tests not included)."""
-    if problem.meta.get("inline"):  # MBPP's inline programs carry their tests: extract the code alone
-        from loralab.eval.extract import extract_code
-
-        return extract_code(answer, problem.entry_point)
-    return task.program(problem, answer).code
+    return task.program(problem, answer).code  # tests run judge-side, never inside the code
 
 
 def human_eval_completion(task, problem, answer: str) -> str:

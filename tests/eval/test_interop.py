@@ -117,7 +117,7 @@ def test_evalplus_evaluate_rescores_the_evalplus_files(humaneval_records, tmp_pa
     he_samples = tmp_path / "he" / "checkpoint-2" / "humaneval_evalplus.jsonl"
 
     mbpp = get_task("mbpp", path=str(shared_file("eval/mbpp.jsonl")))
-    mb_problems = [p for p in mbpp.problems()[:12] if not p.meta["inline"] and literal_calls(p.tests, p.entry_point)][:4]
+    mb_problems = [p for p in mbpp.problems()[:12] if not p.meta["objects"] and literal_calls(p.tests, p.entry_point)][:4]
     answers = [[f"```python\n{p.meta['code']}\n```", f"```python\ndef {p.entry_point}(*args):\n    return None\n```"]
                for p in mb_problems]
     mb_records = check_all(mbpp, mb_problems, {"base": answers}, CFG)
@@ -155,7 +155,7 @@ def test_samples_files_rescored_by_loralab_score_give_the_same_verdicts(humaneva
 def test_evalplus_ids_and_mbpp_programs_alone(tmp_path):
     mbpp_file = shared_file("eval/mbpp.jsonl")
     task = get_task("mbpp", path=str(mbpp_file))
-    problems = [p for p in task.problems() if p.meta["inline"]][:1] + task.problems()[:2]
+    problems = [p for p in task.problems() if p.meta["objects"]][:1] + task.problems()[:2]
     answers = [[f"Sure:\n```python\n{p.meta['code']}\n```\nAnd a test:\n```python\n{p.meta['first_test']}\n```"]
                for p in problems]
     records = check_all(task, problems, {"base": answers}, CFG)
@@ -163,7 +163,7 @@ def test_evalplus_ids_and_mbpp_programs_alone(tmp_path):
     rows = interop.evalplus_rows(task, problems, records)
     assert [r["task_id"] for r in rows] == [f"Mbpp/{p.task_id.split('/')[1]}" for p in problems]
     for row, p in zip(rows, problems, strict=True):
-        # the solution alone (not the inline program with its tests) defines what MBPP+ calls
+        # the solution alone (a class problem's program holds no tests either) defines what MBPP+ calls
         assert row["solution"].replace("\r\n", "\n").strip() == p.meta["code"].replace("\r\n", "\n").strip()
         assert p.tests.strip() not in row["solution"]
 

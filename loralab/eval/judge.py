@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from loralab.errors import LoralabError
-from loralab.eval.generate import BASE, GenRequest, SamplingParams
+from loralab.inference.generate import BASE, GenRequest, SamplingParams
 
 JUDGE_SYSTEM = "You are a careful and impartial judge of the answers AI assistants give to users."
 
@@ -253,7 +253,7 @@ def _answer_all(questions, systems: list[SystemSpec], out: Path, max_tokens: int
                 device: str, source: str) -> dict[str, dict[str, list[str]]]:
     """Both systems' answers; systems on the same base model share one loaded generator."""
     from loralab.config import ModelConfig
-    from loralab.eval.generate import make_generator
+    from loralab.inference.generate import make_generator
 
     params = SamplingParams(n=1, temperature=0.0, max_new_tokens=max_tokens)
     answers = {s.name: reference_answers(questions, source) for s in systems if s.reference}
@@ -273,15 +273,15 @@ def _answer_all(questions, systems: list[SystemSpec], out: Path, max_tokens: int
 @contextlib.contextmanager
 def _judge_generator(endpoint: str, judge_model: str, cache: Path, device: str) -> Iterator:
     """A cached OpenAI-backend generator for the judge; endpoint "local" serves judge_model on 127.0.0.1."""
-    from loralab.eval.backends.cache import CachedGenerator
-    from loralab.eval.backends.openai_backend import OpenAIGenerator
+    from loralab.inference.backends.openai_backend import OpenAIGenerator
+    from loralab.inference.cache import CachedGenerator
 
     if endpoint != "local":
         yield CachedGenerator(OpenAIGenerator(endpoint, judge_model), cache, task="judge")
         return
     from loralab.config import ModelConfig
-    from loralab.eval.generate import make_generator, model_identity
-    from loralab.route.serve import start_server
+    from loralab.inference.generate import make_generator, model_identity
+    from loralab.serve.http import start_server
 
     local = make_generator(ModelConfig(name=judge_model, device=device), batch_size=8)
     with start_server(local, model_name=judge_model) as handle:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from loralab.config import ModelConfig, RunConfig, load_config, save_config
 from loralab.errors import LoralabError
-from loralab.eval.generate import BASE, GenRequest, SamplingParams, chat_params
+from loralab.inference.generate import BASE, GenRequest, SamplingParams, chat_params
 from loralab.io import read_json, read_jsonl, write_json, write_jsonl, write_meta
 
 
@@ -71,7 +71,7 @@ def _generators(model_cfg: ModelConfig, systems: list[System], cfg: RunConfig, c
 
     cfg.eval.backend picks the backend (transformers, vllm, or an OpenAI-compatible endpoint
     serving the base); every generator is cached in `cache`."""
-    from loralab.eval.generate import make_generator
+    from loralab.inference.generate import make_generator
 
     e = cfg.eval
     adapters = {s.name: s.path for s in systems if s.path and not s.full}

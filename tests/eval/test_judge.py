@@ -85,7 +85,7 @@ class LengthJudge:
 
 @pytest.fixture
 def length_judge():
-    from loralab.route.serve import start_server
+    from loralab.serve.http import start_server
 
     judge = LengthJudge()
     with start_server(judge, model_name="length-judge") as handle:

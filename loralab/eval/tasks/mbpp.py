@@ -105,7 +105,7 @@ class MBPP:
                        meta={"names": names, "inline": inline, "first_test": tests[0], "code": row.get("code", "")})
 
     def request(self, problem: Problem, chat: bool):
-        from loralab.eval.generate import GenRequest
+        from loralab.inference.generate import GenRequest
 
         if not chat:
             return GenRequest(prompt=f'"""\n{problem.prompt}\n{problem.meta["first_test"]}\n"""\n', key=problem.task_id)

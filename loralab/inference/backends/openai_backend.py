@@ -20,7 +20,14 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 from loralab.errors import LoralabError
-from loralab.eval.generate import BASE, GenRequest, SamplingParams, check_request, cut_after_code_block, cut_at_stop
+from loralab.inference.generate import (
+    BASE,
+    GenRequest,
+    SamplingParams,
+    check_request,
+    cut_after_code_block,
+    cut_at_stop,
+)
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 

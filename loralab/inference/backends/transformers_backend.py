@@ -24,7 +24,7 @@ from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria,
 from transformers.generation.streamers import BaseStreamer
 
 from loralab.errors import LoralabError
-from loralab.eval.generate import (
+from loralab.inference.generate import (
     BASE,
     RESERVED,
     GenRequest,

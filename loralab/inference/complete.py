@@ -59,8 +59,8 @@ def generate_file(mcfg: ModelConfig, prompts: Path, out: Path | None, *, max_new
     Runs on the batched backend (length-sorted, left-padded batches; see
     loralab/eval/backends/transformers_backend.py), several times faster than one by one.
     """
-    from loralab.eval.backends.transformers_backend import TransformersGenerator
-    from loralab.eval.generate import GenRequest, SamplingParams
+    from loralab.inference.backends.transformers_backend import TransformersGenerator
+    from loralab.inference.generate import GenRequest, SamplingParams
 
     rows = read_jsonl(prompts)
     for i, row in enumerate(rows, start=1):

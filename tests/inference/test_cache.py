@@ -6,9 +6,9 @@ import pytest
 
 from loralab.config import ModelConfig
 from loralab.errors import LoralabError
-from loralab.eval.backends.cache import CachedGenerator
-from loralab.eval.backends.transformers_backend import TransformersGenerator
-from loralab.eval.generate import GenRequest, SamplingParams
+from loralab.inference.backends.transformers_backend import TransformersGenerator
+from loralab.inference.cache import CachedGenerator
+from loralab.inference.generate import GenRequest, SamplingParams
 
 GREEDY = SamplingParams(max_new_tokens=6)
 

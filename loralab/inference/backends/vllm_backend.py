@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from loralab.errors import LoralabError, missing_extra
-from loralab.eval.generate import (
+from loralab.inference.generate import (
     BASE,
     RESERVED,
     GenRequest,

@@ -87,7 +87,7 @@ def run_kspecialist(path: str | Path, overrides: list[str] | None = None) -> Pat
     timings: dict[str, float] = {}
     t = time.time()
     prepared = _prepare(cfg, root)
-    from loralab.study import fill_placeholders
+    from loralab.studies.matrix import fill_placeholders
 
     cfg.eval.task_options = fill_placeholders(cfg.eval.task_options, {"prepared": str(prepared)})
     timings["prepare"] = time.time() - t
@@ -108,7 +108,7 @@ def run_kspecialist(path: str | Path, overrides: list[str] | None = None) -> Pat
 
     write_json(root / "comparisons.json",
                compare_runs({f"k{f.k}": root / "runs" / f"k{f.k}" / "eval" for f in fits}, section.compare))
-    from loralab.study import hardware
+    from loralab.studies.matrix import hardware
 
     write_meta(root, stage="kspecialist", seed=section.seed, started=started,
                extra={"hardware": hardware(), "timings": {k: round(v, 1) for k, v in timings.items()}})
@@ -197,7 +197,6 @@ def _total(summaries: list[dict]) -> dict:
 
 def evaluate_routed(fits, cfg: RunConfig, root: Path) -> None:
     """Base + every K's routed system on cfg.eval.tasks, from one base model with all adapters."""
-    from loralab.eval.generate import BASE, GenRequest, chat_params, make_generator
     from loralab.eval.sweep import (
         System,
         _chat,
@@ -209,6 +208,7 @@ def evaluate_routed(fits, cfg: RunConfig, root: Path) -> None:
         task_name,
         task_problems,
     )
+    from loralab.inference.generate import BASE, GenRequest, chat_params, make_generator
     from loralab.io import write_jsonl
 
     todo = [f for f in fits if not (root / "runs" / f"k{f.k}" / "eval" / "summary.json").exists()]

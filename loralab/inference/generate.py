@@ -235,15 +235,15 @@ def make_generator(model: ModelConfig, *, backend: str = "transformers", adapter
                    cache: str | Path | None = None, task: str = "") -> Generator:
     """A generator for `model` with named `adapters`, optionally cached under `cache` (a JSONL file)."""
     if backend == "transformers":
-        from loralab.eval.backends.transformers_backend import TransformersGenerator
+        from loralab.inference.backends.transformers_backend import TransformersGenerator
 
         gen = TransformersGenerator.from_config(model, adapters, router=router, batch_size=batch_size)
     elif backend == "vllm":
-        from loralab.eval.backends.vllm_backend import VLLMGenerator
+        from loralab.inference.backends.vllm_backend import VLLMGenerator
 
         gen = VLLMGenerator.from_config(model, adapters, router=router)
     elif backend == "openai":
-        from loralab.eval.backends.openai_backend import OpenAIGenerator
+        from loralab.inference.backends.openai_backend import OpenAIGenerator
 
         if not endpoint:
             raise LoralabError("eval.endpoint: the openai backend needs the base URL of an OpenAI-compatible API")
@@ -251,7 +251,7 @@ def make_generator(model: ModelConfig, *, backend: str = "transformers", adapter
     else:
         raise LoralabError(f"eval.backend: unknown backend {backend!r} (transformers, vllm, openai)")
     if cache is not None:
-        from loralab.eval.backends.cache import CachedGenerator
+        from loralab.inference.cache import CachedGenerator
 
         gen = CachedGenerator(gen, cache, task=task)
     return gen

@@ -6,7 +6,7 @@ import yaml
 
 from loralab.errors import LoralabError
 from loralab.io import read_json, read_jsonl
-from loralab.route.kspecialist import ROUTED, cluster_steps, load_kspecialist, run_kspecialist
+from loralab.studies.kspecialist import ROUTED, cluster_steps, load_kspecialist, run_kspecialist
 
 
 def test_cluster_steps_keep_the_total():

@@ -34,7 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from loralab.errors import LoralabError
-from loralab.eval.generate import BASE, ROUTER, GenRequest, SamplingParams, stream_safe
+from loralab.inference.generate import BASE, ROUTER, GenRequest, SamplingParams, stream_safe
 
 # ----------------------------------------------------------------------------- limits (defaults)
 MAX_BODY_BYTES = 4 << 20     # a request body larger than this is refused with 413
@@ -568,7 +568,7 @@ def serve(model: str, adapters: dict[str, str], *, router_dir: str | None = None
           log: Callable[[str], None] | None = None, **options) -> ServerHandle:
     """Load the base once with every adapter (and the router) and start serving; returns the handle."""
     from loralab.config import ModelConfig
-    from loralab.eval.generate import make_generator
+    from loralab.inference.generate import make_generator
 
     router = load_router(router_dir) if router_dir else None
     if router is not None:  # a trained router names its adapters; --adapter NAME=DIR still wins

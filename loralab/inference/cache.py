@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 
 from loralab.errors import LoralabError
-from loralab.eval.generate import Generator, GenRequest, SamplingParams
+from loralab.inference.generate import Generator, GenRequest, SamplingParams
 from loralab.io import sha256_text
 
 

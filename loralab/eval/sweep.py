@@ -18,6 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from loralab import results
 from loralab.config import ModelConfig, RunConfig, load_config, save_config
 from loralab.errors import LoralabError
 from loralab.inference.generate import BASE, GenRequest, SamplingParams, chat_params
@@ -38,7 +39,7 @@ def systems_of(target: str | Path, include_base: bool = True) -> list[System]:
     """The base plus every complete checkpoint a run directory lists, in step order."""
     run = Path(target)
     systems = [System("base", 0, None)] if include_base else []
-    index = run / "checkpoints.json"
+    index = run / results.CHECKPOINTS
     if not index.exists():
         return systems
     for ck in sorted(read_json(index), key=lambda c: c["step"]):
@@ -93,13 +94,13 @@ def _generators(model_cfg: ModelConfig, systems: list[System], cfg: RunConfig, c
     return out
 
 
-def _chat(task, gen, override: bool | None) -> bool:
+def chat_mode(task, gen, override: bool | None) -> bool:
+    """Whether `task` is asked as a chat: the override, else whether the model has a chat template."""
     if override is not None:
         return override
     from loralab.models import has_chat_template
 
-    tok = getattr(getattr(gen, "inner", gen), "tok", None)
-    return bool(tok is not None and has_chat_template(tok))
+    return bool(gen.tok is not None and has_chat_template(gen.tok))
 
 
 def generate_all(task, problems, systems, gens, params, chat_opt) -> dict[str, list[list[str]]]:
@@ -115,7 +116,7 @@ def generate_all(task, problems, systems, gens, params, chat_opt) -> dict[str, l
     out = {}
     for members in groups.values():
         gen = resolved[members[0].name][0]
-        chat = _chat(task, gen, chat_opt)
+        chat = chat_mode(task, gen, chat_opt)
         p_gen = chat_params(params) if chat else params  # completion stop strings would cut a chat answer
         reqs = []
         for s in members:
@@ -213,12 +214,12 @@ def evaluate(target: str | Path, out_dir: str | Path, *, overrides: list[str] | 
     started = time.time()
     cfg = cfg or run_config_of(target, overrides)
     out_dir = Path(out_dir)
-    if _finished_same(out_dir, cfg):
+    if finished_same(out_dir, cfg):
         return out_dir  # finished with this model and eval section: re-running is a no-op
     systems = systems_of(target, include_base) if Path(target).is_dir() else [System("base", 0, None)]
     if not systems:
         raise LoralabError(f"{target}: nothing to evaluate (no base requested and no checkpoints)")
-    cache = Path(cache) if cache else out_dir / "generations.jsonl"
+    cache = Path(cache) if cache else out_dir / results.GENERATIONS
     gens = _generators(cfg.model, systems, cfg, cache)
     records = []
     for name in cfg.eval.tasks:
@@ -234,24 +235,26 @@ def evaluate(target: str | Path, out_dir: str | Path, *, overrides: list[str] | 
     summary_systems = summarise(records, systems, names, cfg.eval.k, cfg.train.seed)
     select_on = cfg.eval.select_on or names[0]
     report_on = cfg.eval.report_on or names[-1]
-    write_jsonl(out_dir / "samples.jsonl", records)
+    write_jsonl(out_dir / results.SAMPLES, records)
     save_config(cfg, out_dir)
-    write_json(out_dir / "summary.json", {"systems": summary_systems, "select_on": select_on,
-                                          "report_on": report_on, "best": best_system(summary_systems, select_on)})
+    summary = {"systems": summary_systems, "select_on": select_on, "report_on": report_on,
+               "best": best_system(summary_systems, select_on)}
+    write_json(out_dir / results.SUMMARY, results.check(results.EvalSummary, summary, out_dir / results.SUMMARY))
     write_meta(out_dir, stage="eval", seed=cfg.train.seed, started=started)
     return out_dir
 
 
-def _finished_same(out_dir: Path, cfg: RunConfig) -> bool:
-    """An evaluation in `out_dir` finished with the same model and eval settings.
+def finished_same(out_dir: Path, cfg: RunConfig) -> bool:
+    """An evaluation in `out_dir` finished with the same model and eval settings: the one
+    rule for skipping an evaluation, in `loralab eval` and in both study runners.
 
     Another task list, limit or sampling re-evaluates (into the same directory, replacing
     its summary); generations already made are reused from the directory's cache."""
-    if not ((out_dir / "summary.json").exists() and (out_dir / "meta.json").exists() and (out_dir / "config.yaml").exists()):
+    if not all((out_dir / f).exists() for f in (results.SUMMARY, results.META, results.CONFIG)):
         return False
-    saved = load_config(out_dir / "config.yaml")
+    saved = load_config(out_dir / results.CONFIG)
     return saved.eval == cfg.eval and saved.model == cfg.model
 
 
 def load_samples(eval_dir: str | Path) -> list[dict]:
-    return read_jsonl(Path(eval_dir) / "samples.jsonl")
+    return read_jsonl(Path(eval_dir) / results.SAMPLES)

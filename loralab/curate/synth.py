@@ -402,7 +402,7 @@ def synth(seeds_path: str | Path, cfg: SynthConfig, out_dir: str | Path, generat
                          _reasons(rejected.rows if rejected else []))
     write_meta(out_dir, stage="synth", seed=cfg.seed, inputs={str(seeds_path): sha256_file(seeds_path)}, started=started,
                extra={"kept": result.kept, "rejected": result.rejected, "keywords": result.keywords,
-                      "reasons": result.reasons, "generator": getattr(gen, "name", cfg.model)})
+                      "reasons": result.reasons, "generator": gen.name})
     return result
 
 

@@ -295,11 +295,12 @@ class _Named:
 
     def __init__(self, inner, ident: str):
         self.inner, self.name, self._ident = inner, ident, ident
+        self.tok, self.adapters, self.router, self.streams = inner.tok, inner.adapters, inner.router, False
 
     def identity(self, adapter: str | None) -> str:
         return self._ident
 
-    def generate(self, requests: list[GenRequest], params: SamplingParams) -> list[list[str]]:
+    def generate(self, requests: list[GenRequest], params: SamplingParams, on_text=None) -> list[list[str]]:
         return self.inner.generate(requests, params)
 
 

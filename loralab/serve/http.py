@@ -22,7 +22,6 @@ shape; nothing a client sends can stop the server.
 
 from __future__ import annotations
 
-import inspect
 import json
 import queue
 import secrets
@@ -103,7 +102,7 @@ class Worker(threading.Thread):
         self.jobs: queue.Queue = queue.Queue()
         self.pending = 0
         self._lock = threading.Lock()
-        self.streams = "on_text" in inspect.signature(generator.generate).parameters
+        self.streams = generator.streams
 
     def submit(self, job: Job) -> None:
         """Queue a job, or 503 when queue_size jobs already wait or run for connected clients."""
@@ -541,13 +540,12 @@ def start_server(generator, *, model_name: str, host: str = "127.0.0.1", port: i
 
     `options` are ServeOptions fields (queue_size, max_batch, request_timeout_s, ...).
     """
-    router = getattr(generator, "router", None)
-    opts = ServeOptions(model_name=model_name, has_router=router is not None, **options)
-    adapters = list(getattr(generator, "adapters", {}))
+    opts = ServeOptions(model_name=model_name, has_router=generator.router is not None, **options)
+    adapters = list(generator.adapters)
     worker = Worker(generator, opts)
     worker.start()
     try:
-        server = _Server((host, port), worker, opts, adapters, getattr(generator, "tok", None))
+        server = _Server((host, port), worker, opts, adapters, generator.tok)
     except OSError as e:
         worker.stop()
         raise LoralabError(f"--port {port}: cannot listen on {host}:{port} ({e.strerror})") from None

@@ -64,6 +64,10 @@ class LengthJudge:
     (so verdicts are consistent across orders and predictable) and counts the calls it gets."""
 
     name = "length-judge"
+    tok, adapters, router, streams = None, {}, None, False
+
+    def identity(self, adapter):
+        return self.name
 
     def __init__(self):
         self.calls = 0
@@ -202,7 +206,7 @@ def test_local_judge_is_called_in_process_and_keyed_by_its_files(tiny_model_dir,
                      key=f"1:1:{judgment['order']}")
 
     class Fixed:  # the identity the server-backed local judge used: "local:<model files hash>"
-        name = "fixed"
+        name, tok, adapters, router, streams = "fixed", None, {}, None, False
 
         def identity(self, adapter):
             return f"local:{model_identity(str(tiny_model_dir))}"

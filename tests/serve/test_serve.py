@@ -183,6 +183,7 @@ class Gate:
 
     def __init__(self, inner):
         self.inner, self.name, self.adapters, self.tok = inner, inner.name, inner.adapters, inner.tok
+        self.router, self.streams, self.identity = None, False, inner.identity
         self.open, self.entered = threading.Event(), threading.Event()
 
     def generate(self, requests, params):

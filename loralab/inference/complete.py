@@ -1,66 +1,59 @@
-"""`loralab generate`: one prompt streamed to the terminal, or a JSONL of prompts to a file."""
+"""`loralab generate`: one prompt streamed to the terminal, or a JSONL of prompts to a file.
+
+Both go through the transformers backend (loralab/inference/backends/transformers_backend.py):
+the same chat rendering, stop handling and seeded sampling as evaluation, so a prompt answered
+here is answered the same way in `loralab eval`.
+"""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from loralab.config import ModelConfig
 from loralab.errors import LoralabError
+from loralab.inference.generate import GenRequest, SamplingParams, stream_safe
 from loralab.io import read_jsonl, write_jsonl
-from loralab.models import chat_prompt, load_model
 
 
-def _sampling(temperature: float, max_new_tokens: int, tok) -> dict:
-    kw = {"max_new_tokens": max_new_tokens, "pad_token_id": tok.pad_token_id}
-    if temperature > 0:
-        kw.update(do_sample=True, temperature=temperature, top_p=0.95)
-    else:
-        kw.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-    return kw
-
-
-def render(tok, prompt: str, system: str | None, raw: bool) -> str:
-    return prompt if raw else chat_prompt(tok, prompt, system)
+def request(prompt: str, system: str | None, raw: bool, key: str = "") -> GenRequest:
+    """A raw prompt, or one user turn (after an optional system message) for the chat template."""
+    if raw:
+        return GenRequest(prompt=prompt, key=key)
+    turns = ({"role": "system", "content": system},) if system else ()
+    return GenRequest(messages=turns + ({"role": "user", "content": prompt},), key=key)
 
 
 def stream_one(mcfg: ModelConfig, prompt: str, *, max_new_tokens: int, temperature: float,
-               system: str | None, raw: bool, write: Callable[[str], object]) -> str:
-    """Generate for one prompt, calling `write` with each decoded piece as it arrives."""
-    import torch
-    from transformers import TextIteratorStreamer
+               system: str | None, raw: bool, write: Callable[[str], object], seed: int = 0) -> str:
+    """Generate for one prompt, calling `write` with each new piece of text as it decodes."""
+    from loralab.inference.backends.transformers_backend import TransformersGenerator
 
-    model, tok = load_model(mcfg)
-    model.eval()
-    text = render(tok, prompt, system, raw)
-    enc = tok(text, return_tensors="pt", add_special_tokens=False).to(model.device)
-    streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True)
-    kwargs = dict(**enc, streamer=streamer, **_sampling(temperature, max_new_tokens, tok))
+    gen = TransformersGenerator.from_config(mcfg, batch_size=1)
+    shown = ""
 
-    def run():
-        with torch.inference_mode():
-            model.generate(**kwargs)
+    def on_text(i: int, j: int, text: str) -> None:
+        nonlocal shown
+        safe = stream_safe(text, ())  # holds back half of a multi-byte character
+        if len(safe) > len(shown) and safe.startswith(shown):
+            write(safe[len(shown):])
+            shown = safe
 
-    worker = threading.Thread(target=run, daemon=True)
-    worker.start()
-    pieces = []
-    for piece in streamer:
-        pieces.append(piece)
-        write(piece)
-    worker.join()
-    return "".join(pieces)
+    params = SamplingParams(temperature=temperature, max_new_tokens=max_new_tokens, seed=seed).check()
+    text = gen.generate([request(prompt, system, raw)], params, on_text=on_text)[0][0]
+    if text.startswith(shown) and len(text) > len(shown):
+        write(text[len(shown):])
+    return text
 
 
 def generate_file(mcfg: ModelConfig, prompts: Path, out: Path | None, *, max_new_tokens: int,
-                  temperature: float, system: str | None, raw: bool, batch_size: int = 8) -> Path:
+                  temperature: float, system: str | None, raw: bool, batch_size: int = 8, seed: int = 0) -> Path:
     """Answer every `prompt` of a JSONL file; rows keep their fields and gain `completion`.
 
-    Runs on the batched backend (length-sorted, left-padded batches; see
-    loralab/eval/backends/transformers_backend.py), several times faster than one by one.
+    Runs on the batched backend (length-sorted, left-padded batches), several times faster
+    than one by one.
     """
     from loralab.inference.backends.transformers_backend import TransformersGenerator
-    from loralab.inference.generate import GenRequest, SamplingParams
 
     rows = read_jsonl(prompts)
     for i, row in enumerate(rows, start=1):
@@ -70,10 +63,8 @@ def generate_file(mcfg: ModelConfig, prompts: Path, out: Path | None, *, max_new
         raise LoralabError(f"{prompts}: no prompts in the file")
     out = out or prompts.with_name(prompts.stem + ".completions.jsonl")
     gen = TransformersGenerator.from_config(mcfg, batch_size=batch_size)
-    turns = ({"role": "system", "content": system},) if system else ()
-    reqs = [GenRequest(prompt=r["prompt"]) if raw else GenRequest(messages=turns + ({"role": "user", "content": r["prompt"]},))
-            for r in rows]
-    outs = gen.generate(reqs, SamplingParams(temperature=temperature, max_new_tokens=max_new_tokens))
+    reqs = [request(r["prompt"], system, raw) for r in rows]
+    outs = gen.generate(reqs, SamplingParams(temperature=temperature, max_new_tokens=max_new_tokens, seed=seed))
     for row, texts in zip(rows, outs, strict=True):
         row["completion"] = texts[0]
     return write_jsonl(out, rows)

@@ -131,3 +131,11 @@ def test_an_upward_import_is_caught(tmp_path, monkeypatch):
     monkeypatch.setattr(sys.modules[__name__], "MODULES", [root / "inference" / "bad.py"])
     with pytest.raises(AssertionError, match="loralab.inference.bad imports loralab.eval.sweep"):
         test_imports_point_down()
+
+
+def test_the_serve_protocol_is_pure():
+    """serve/protocol.py parses and builds bodies only: no sockets, threads or model code."""
+    impure = ("http", "socket", "socketserver", "threading", "queue", "torch", "loralab.serve.worker",
+              "loralab.serve.http")
+    targets = imports(PACKAGE / "serve" / "protocol.py")
+    assert not [t for t in targets if any(t == m or t.startswith(m + ".") for m in impure)]

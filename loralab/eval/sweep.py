@@ -7,7 +7,7 @@ requests share batches. Full fine-tuning checkpoints are separate models, loaded
 
 Per-sample records go to `samples.jsonl`; `summary.json` holds pass@1, pass@k, solved N/M
 and a bootstrap CI per (system, task), and the best checkpoint by pass@1 on `select_on`
-(ties: the earlier step). Generations are cached (see backends/cache.py), so an evaluation
+(ties: the earlier step). Generations are cached (see loralab/inference/cache.py), so an evaluation
 killed halfway resumes without regenerating; sandbox checks are cheap and simply re-run.
 """
 

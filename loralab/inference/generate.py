@@ -1,7 +1,7 @@
 """Generation backends behind one small interface.
 
 A task turns problems into `GenRequest`s; a backend turns requests into completions.
-Backends (loralab/eval/backends/): transformers (batched, left padding, several adapters in
+Backends (loralab/inference/backends/): transformers (batched, left padding, several adapters in
 one batch via PEFT `adapter_names`), vLLM (optional extra, LoRA request per prompt), and any
 OpenAI-compatible HTTP endpoint. `CachedGenerator` wraps any of them so an interrupted
 evaluation resumes without regenerating. `make_generator` builds one from plain arguments.

@@ -23,8 +23,8 @@ import time
 import torch
 
 from loralab.config import ModelConfig
-from loralab.eval.backends.transformers_backend import TransformersGenerator
-from loralab.eval.generate import GenRequest, SamplingParams
+from loralab.inference.backends.transformers_backend import TransformersGenerator
+from loralab.inference.generate import GenRequest, SamplingParams
 
 
 def humaneval_requests(n: int) -> list[GenRequest]:

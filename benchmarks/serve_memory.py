@@ -60,8 +60,8 @@ def make_adapters(root: Path, k: int, rank: int) -> dict[str, str]:
 def child(adapters: dict[str, str], n_prompts: int, max_new: int, compare: bool, rounds: int) -> dict:
     """Load base + adapters, answer a round-robin mixed batch; peak memory and timings."""
     from loralab.config import ModelConfig
-    from loralab.eval.backends.transformers_backend import TransformersGenerator
-    from loralab.eval.generate import GenRequest, SamplingParams
+    from loralab.inference.backends.transformers_backend import TransformersGenerator
+    from loralab.inference.generate import GenRequest, SamplingParams
 
     gen = TransformersGenerator.from_config(ModelConfig(), adapters, batch_size=n_prompts)
     names = list(adapters)

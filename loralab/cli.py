@@ -140,7 +140,7 @@ def generate(
     Example: loralab generate "Write a Python function that reverses a string."
     """
     from loralab.config import ModelConfig, validate
-    from loralab.generate import generate_file, stream_one
+    from loralab.inference.complete import generate_file, stream_one
 
     if prompts is None and prompt is None:
         raise LoralabError("give a PROMPT or --prompts FILE.jsonl")
@@ -208,7 +208,7 @@ def serve(
 
     Example: loralab serve --adapter k0=runs/k5/adapter-0 --adapter k1=runs/k5/adapter-1 --port 8000
     """
-    from loralab.route.serve import serve as run_serve
+    from loralab.serve.http import serve as run_serve
 
     adapters = {}
     for pair in adapter:
@@ -405,8 +405,8 @@ def synth(
     Example: loralab synth ../shared/data/instruct/code_alpaca_2k.json --out runs/synth/si --endpoint http://127.0.0.1:8000/v1 --n 50
     """
     from loralab.curate.config import build_config
-    from loralab.data.synth import SynthConfig
-    from loralab.data.synth import synth as run_synth
+    from loralab.curate.synth import SynthConfig
+    from loralab.curate.synth import synth as run_synth
 
     if endpoint is not None:
         endpoint_url(endpoint, "--endpoint")
@@ -500,9 +500,9 @@ def study_run(
     from loralab.config import read_yaml
 
     if "kspecialist" in read_yaml(config):
-        from loralab.route.kspecialist import run_kspecialist as run_study
+        from loralab.studies.kspecialist import run_kspecialist as run_study
     else:
-        from loralab.study import run_study
+        from loralab.studies.matrix import run_study
 
     root = run_study(config, overrides or [])
     if report:

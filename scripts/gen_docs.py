@@ -26,15 +26,15 @@ REGENERATE = ".venv/bin/python scripts/gen_docs.py"
 # (heading, "module:Class", what the YAML is and which command reads it); one place to update
 # when a schema moves.
 SCHEMAS = [
-    ("Study YAML", "loralab.study:StudyConfig",
+    ("Study YAML", "loralab.studies.matrix:StudyConfig",
      "`loralab study run STUDY.yaml`: a `base:` run config (the table above) and a matrix of variants. See "
      "[studies.md](studies.md)."),
-    ("K-specialist YAML", "loralab.route.kspecialist:KSpecialistConfig",
+    ("K-specialist YAML", "loralab.studies.kspecialist:KSpecialistConfig",
      "`loralab study run` with a `kspecialist:` section instead of `study:`. See [kspecialists.md](kspecialists.md)."),
     ("Curation YAML", "loralab.curate.config:CurateConfig",
      "`loralab curate ... --config FILE`; `--set dedup.threshold=0.9` overrides a key. See "
      "[curation.md](curation.md)."),
-    ("Synth YAML", "loralab.data.synth:SynthConfig",
+    ("Synth YAML", "loralab.curate.synth:SynthConfig",
      "`loralab synth SEEDS --config FILE`. See [curation.md](curation.md#synthetic-data-loralab-synth)."),
 ]
 

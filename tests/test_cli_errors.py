@@ -171,7 +171,7 @@ class StageReached(AssertionError):
     pass
 
 
-TRIPWIRED = ("loralab.models.load_model", "loralab.models.load_tokenizer", "loralab.route.serve.serve",
+TRIPWIRED = ("loralab.models.load_model", "loralab.models.load_tokenizer", "loralab.serve.http.serve",
              "loralab.train.sft.train", "loralab.eval.sandbox.run", "loralab.embed.load_embedder",
              "loralab.train.export.export", "loralab.eval.judge.run_judge")
 

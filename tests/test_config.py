@@ -86,15 +86,15 @@ def _loader(command: str, data: dict):
         return build_config
     if command.startswith("loralab synth"):
         from loralab.curate.config import build_config
-        from loralab.data.synth import SynthConfig
+        from loralab.curate.synth import SynthConfig
 
         return lambda path: build_config(path, model=SynthConfig)
     if "study" in data or "matrix" in data:
-        from loralab.study import load_study
+        from loralab.studies.matrix import load_study
 
         return load_study
     if "kspecialist" in data:
-        from loralab.route.kspecialist import load_kspecialist
+        from loralab.studies.kspecialist import load_kspecialist
 
         return load_kspecialist
     return load_config

@@ -82,7 +82,7 @@ def test_relative_links_resolve(page):
 
 
 def test_the_readme_study_is_a_valid_study(tmp_path):
-    from loralab.study import load_study
+    from loralab.studies.matrix import load_study
 
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     study = tmp_path / "study.yaml"

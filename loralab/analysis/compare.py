@@ -18,12 +18,13 @@ from collections import defaultdict
 from pathlib import Path
 
 from loralab.io import read_json, read_jsonl
+from loralab.results import SAMPLES, SUMMARY, EvalSummary, parse
 
 
 def per_problem(eval_dir: Path, system: str, task: str) -> dict[str, list[bool]]:
     """task_id -> pass flags of every sample of `system` on `task`."""
     out: dict[str, list[bool]] = defaultdict(list)
-    for r in read_jsonl(eval_dir / "samples.jsonl"):
+    for r in read_jsonl(eval_dir / SAMPLES):
         if r["system"] == system and r["task"] == task:
             out[r["task_id"]].append(bool(r["passed"]))
     return dict(out)
@@ -67,9 +68,8 @@ def compare_runs(eval_dirs: dict[str, Path], mode: str = "base") -> list[dict]:
     """Every run's best checkpoint vs base; with mode 'all' also every pair of runs; Holm-adjusted per task."""
     picked = {}
     for name, d in eval_dirs.items():
-        summary = read_json(d / "summary.json")
-        best = summary.get("best") or {"name": "base"}
-        picked[name] = (d, best["name"], summary.get("report_on") or summary["select_on"])
+        summary = parse(EvalSummary, read_json(d / SUMMARY), d / SUMMARY)
+        picked[name] = (d, summary.best.name if summary.best else "base", summary.report_on or summary.select_on)
     rows = []
     for name, (d, system, task) in picked.items():
         base = per_problem(d, "base", task)

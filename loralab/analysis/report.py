@@ -1,6 +1,6 @@
 """`loralab report STUDY_DIR`: report.md and a self-contained report.html from result files.
 
-The report reads only what a study wrote (layout in .notes/FORMATS.md): each run's
+The report reads only what a study wrote (layout and schemas in loralab/results.py): each run's
 config.yaml, training summary, metrics, checkpoints and evaluation summary, plus the
 study's comparisons.json and meta.json. It never loads a model. A piece that is missing
 (a run still training, a study without comparisons yet) renders as "—" with a note;
@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from loralab.errors import LoralabError
 from loralab.io import read_json, read_jsonl, write_text
+from loralab.results import Comparison, EvalSummary, SystemScore, TaskScore, TrainSummary, parse
 
 DASH = "—"
 ALPHA = 0.05  # significance level of the verdicts
@@ -35,79 +35,9 @@ ALPHA = 0.05  # significance level of the verdicts
 # ----------------------------------------------------------------------------- result files
 
 
-class _Lenient(BaseModel):
-    # Result formats may grow fields; the report reads what it knows and ignores the rest.
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
-
-
-class TaskScore(_Lenient):
-    n_problems: int
-    n_samples: int = 1
-    solved: int
-    pass1: float = Field(alias="pass@1")
-    pass_at_k: dict[str, float] = Field(default_factory=dict, alias="pass@k")
-    ci95: tuple[float, float] | None = None
-
-
-class System(_Lenient):
-    name: str
-    step: int
-    adapter: str | None = None
-    tasks: dict[str, TaskScore] = Field(default_factory=dict)
-
-
-class Best(_Lenient):
-    name: str
-    step: int
-    pass1: float | None = Field(None, alias="pass@1")
-
-
-class EvalSummary(_Lenient):
-    systems: list[System]
-    select_on: str | None = None
-    report_on: str | None = None
-    best: Best | None = None
-
-
-class Comparison(_Lenient):
-    a: str
-    b: str
-    task: str
-    a_system: str | None = None
-    b_system: str | None = None
-    n: int
-    a_solved: int
-    b_solved: int
-    both: int | None = None
-    only_a: int | None = None
-    only_b: int | None = None
-    mcnemar_p: float | None = None       # raw, as if this were the only test
-    mcnemar_p_holm: float | None = None  # Holm-adjusted over the study's comparisons on this task
-    holm_m: int | None = None            # how many tests that family holds
-    delta_pass1: float | None = None
-    bootstrap_ci95: tuple[float, float] | None = None
-
-
-class TrainSummary(_Lenient):
-    train_runtime: float | None = None
-    train_samples_per_second: float | None = None
-    train_steps_per_second: float | None = None
-    tokens_per_second: float | None = None
-    final_loss: float | None = None
-    best_val_loss: float | None = None
-    trainable_params: int | None = None
-    total_params: int | None = None
-    steps: int | None = None
-
-
-def _parse(model: type[BaseModel], data: Any, path: Path) -> Any:
-    """Validate one result file; the error names the file and the first broken key."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as e:
-        first = e.errors()[0]
-        key = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise LoralabError(f"{path}: {key}: {first['msg']} (is this file from another loralab version?)") from None
+# The schemas live with the path layout in loralab/results.py, shared with the writers.
+System = SystemScore
+_parse = parse
 
 
 def _optional_json(path: Path) -> Any | None:

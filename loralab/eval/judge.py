@@ -15,7 +15,7 @@ Every call goes through a JSONL cache (answers and verdicts), so an interrupted 
 and a finished one re-runs for free; the OpenAI backend retries transient HTTP failures with
 backoff. The judge prompt and each raw reply are written next to the parsed verdict; a reply
 without exactly one verdict tag is "unparseable" and counted, never guessed. `endpoint="local"`
-starts loralab's own OpenAI-compatible server on 127.0.0.1 with `judge_model` for offline use.
+loads `judge_model` in this process and calls it directly, for offline use.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from loralab.errors import LoralabError
-from loralab.eval.generate import BASE, GenRequest, SamplingParams
+from loralab.inference.generate import BASE, GenRequest, SamplingParams
 
 JUDGE_SYSTEM = "You are a careful and impartial judge of the answers AI assistants give to users."
 
@@ -259,7 +259,7 @@ def _answer_all(questions, systems: list[SystemSpec], out: Path, max_tokens: int
                 device: str, source: str) -> dict[str, dict[str, list[str]]]:
     """Both systems' answers; systems on the same base model share one loaded generator."""
     from loralab.config import ModelConfig
-    from loralab.eval.generate import make_generator
+    from loralab.inference.generate import make_generator
 
     params = SamplingParams(n=1, temperature=0.0, max_new_tokens=max_tokens)
     answers = {s.name: reference_answers(questions, source) for s in systems if s.reference}
@@ -278,34 +278,35 @@ def _answer_all(questions, systems: list[SystemSpec], out: Path, max_tokens: int
 
 @contextlib.contextmanager
 def _judge_generator(endpoint: str, judge_model: str, cache: Path, device: str) -> Iterator:
-    """A cached OpenAI-backend generator for the judge; endpoint "local" serves judge_model on 127.0.0.1."""
-    from loralab.eval.backends.cache import CachedGenerator
-    from loralab.eval.backends.openai_backend import OpenAIGenerator
+    """A cached generator for the judge: the OpenAI backend, or for endpoint "local" judge_model
+    loaded in this process (no HTTP server: the judge calls the generator directly)."""
+    from loralab.inference.backends.openai_backend import OpenAIGenerator
+    from loralab.inference.cache import CachedGenerator
 
     if endpoint != "local":
         yield CachedGenerator(OpenAIGenerator(endpoint, judge_model), cache, task="judge")
         return
     from loralab.config import ModelConfig
-    from loralab.eval.generate import make_generator, model_identity
-    from loralab.route.serve import start_server
+    from loralab.inference.generate import make_generator, model_identity
 
     local = make_generator(ModelConfig(name=judge_model, device=device), batch_size=8)
-    with start_server(local, model_name=judge_model) as handle:
-        http = OpenAIGenerator(handle.url, judge_model, api_key="")
-        yield CachedGenerator(_Named(http, f"local:{model_identity(judge_model)}"), cache, task="judge")
+    # the identity "local:..." is the one cached verdicts were keyed by when the local judge
+    # ran behind a server, so caches written then still hit
+    yield CachedGenerator(_Named(local, f"local:{model_identity(judge_model)}"), cache, task="judge")
 
 
 class _Named:
-    """A generator under a fixed cache identity: the local server's port changes on every run,
-    its model does not, so cached verdicts must not be keyed by the URL."""
+    """A generator under a fixed cache identity: the judge's verdicts are keyed by the judge
+    model's files, not by how it is reached."""
 
     def __init__(self, inner, ident: str):
         self.inner, self.name, self._ident = inner, ident, ident
+        self.tok, self.adapters, self.router, self.streams = inner.tok, inner.adapters, inner.router, False
 
     def identity(self, adapter: str | None) -> str:
         return self._ident
 
-    def generate(self, requests: list[GenRequest], params: SamplingParams) -> list[list[str]]:
+    def generate(self, requests: list[GenRequest], params: SamplingParams, on_text=None) -> list[list[str]]:
         return self.inner.generate(requests, params)
 
 

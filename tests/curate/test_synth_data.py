@@ -15,7 +15,7 @@ from realdata import shared_file
 from typer.testing import CliRunner
 
 from loralab.cli import app
-from loralab.data.synth import (
+from loralab.curate.synth import (
     Journal,
     RateLimiter,
     Rejected,
@@ -231,7 +231,7 @@ def test_synth_errors_are_one_line(tmp_path):
 @pytest.mark.slow
 def test_synth_end_to_end_against_loralab_serve(embedded_dir, tmp_path):
     from loralab.curate.metrics import python_code
-    from loralab.route.serve import serve
+    from loralab.serve.http import serve
 
     rows = [r for r in json.loads(shared_file("instruct/code_alpaca_2k.json").read_text())[:40]
             if python_code(r["output"])][:4]

@@ -10,6 +10,7 @@ from realdata import shared_file
 
 from loralab.errors import LoralabError
 from loralab.eval.judge import (
+    JUDGE_SYSTEM,
     Question,
     SystemSpec,
     judge_prompt,
@@ -63,6 +64,10 @@ class LengthJudge:
     (so verdicts are consistent across orders and predictable) and counts the calls it gets."""
 
     name = "length-judge"
+    tok, adapters, router, streams = None, {}, None, False
+
+    def identity(self, adapter):
+        return self.name
 
     def __init__(self):
         self.calls = 0
@@ -85,7 +90,7 @@ class LengthJudge:
 
 @pytest.fixture
 def length_judge():
-    from loralab.route.serve import start_server
+    from loralab.serve.http import start_server
 
     judge = LengthJudge()
     with start_server(judge, model_name="length-judge") as handle:
@@ -169,7 +174,7 @@ def test_reference_base_needs_reference_outputs(tmp_path, length_judge):
 
 @pytest.mark.slow
 def test_offline_end_to_end_with_the_embedded_model_as_local_judge(embedded_dir, tmp_path):
-    """The issue's done-when: loralab's own server on 127.0.0.1 with the embedded model judging."""
+    """The issue's done-when: the embedded model judging offline, loaded in-process."""
     res = run_judge(shared_file("judge/alpaca_eval.jsonl"), SystemSpec("model", str(embedded_dir)),
                     SystemSpec("base", reference=True), tmp_path / "e2e", endpoint="local",
                     judge_model=str(embedded_dir), limit=2, max_answer_tokens=24, max_judge_tokens=24, device="cpu")
@@ -203,3 +208,34 @@ def test_judge_command(tiny_model_dir, tmp_path, length_judge):
     assert res.exit_code == 0, res.output
     assert "position consistency 1.00" in res.output and (tmp_path / "c" / "results.json").exists()
     assert "not AlpacaEval 2's LC" in res.output
+
+
+def test_local_judge_is_called_in_process_and_keyed_by_its_files(tiny_model_dir, tmp_path):
+    """endpoint="local" needs no server; its verdict cache keys are those of the served judge (#14)."""
+    from loralab.inference.cache import CachedGenerator
+    from loralab.inference.generate import GenRequest, SamplingParams, model_identity
+
+    qs = tmp_path / "q.jsonl"
+    qs.write_text(json.dumps({"instruction": "Say hi.", "output": "Hi."}) + "\n")
+    run = lambda: run_judge(qs, SystemSpec("model", str(tiny_model_dir)), SystemSpec("base", reference=True),  # noqa: E731
+                            tmp_path / "j", endpoint="local", judge_model=str(tiny_model_dir),
+                            max_answer_tokens=4, max_judge_tokens=4, device="cpu")
+    run()
+    judged = (tmp_path / "j" / "judgments.jsonl").read_text()
+    rows = [json.loads(line) for line in (tmp_path / "j" / "judge_cache.jsonl").read_text().splitlines()]
+    assert len(rows) == 2  # both orders
+    judgment = json.loads((tmp_path / "j" / "judgments.jsonl").read_text().splitlines()[0])
+    req = GenRequest(messages=({"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": judgment["prompt"]}),
+                     key=f"1:1:{judgment['order']}")
+
+    class Fixed:  # the identity the server-backed local judge used: "local:<model files hash>"
+        name, tok, adapters, router, streams = "fixed", None, {}, None, False
+
+        def identity(self, adapter):
+            return f"local:{model_identity(str(tiny_model_dir))}"
+
+    key = CachedGenerator(Fixed(), tmp_path / "unused.jsonl", task="judge").key(req, SamplingParams(max_new_tokens=4))
+    assert key in {r["key"] for r in rows}
+    run()
+    assert (tmp_path / "j" / "judgments.jsonl").read_text() == judged
+    assert len((tmp_path / "j" / "judge_cache.jsonl").read_text().splitlines()) == 2  # the rerun hit the cache

@@ -27,8 +27,8 @@ from loralab.data.formats import fenced_request_text  # noqa: F401  (re-exported
 from loralab.errors import LoralabError
 
 if TYPE_CHECKING:
-    from loralab.eval.generate import GenRequest
     from loralab.eval.sandbox import Limits, Program, Verdict
+    from loralab.inference.generate import GenRequest
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,7 @@ class HumanEval:
         return self._problems
 
     def request(self, problem: Problem, chat: bool):
-        from loralab.eval.generate import GenRequest
+        from loralab.inference.generate import GenRequest
 
         if not chat:
             return GenRequest(prompt=problem.prompt, key=problem.task_id)

@@ -246,7 +246,7 @@ class LiveCodeBench:
     # --------------------------------------------------------------------- prompts, programs
 
     def request(self, problem: Problem, chat: bool):
-        from loralab.eval.generate import GenRequest
+        from loralab.inference.generate import GenRequest
 
         if not chat:
             starter = f"### Starter Code\n{problem.starter}\n\n" if problem.starter else ""

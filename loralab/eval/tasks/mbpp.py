@@ -117,7 +117,7 @@ class MBPP:
                              "code": row.get("code", "")})
 
     def request(self, problem: Problem, chat: bool):
-        from loralab.eval.generate import GenRequest
+        from loralab.inference.generate import GenRequest
 
         if not chat:
             return GenRequest(prompt=f'"""\n{problem.prompt}\n{problem.meta["first_test"]}\n"""\n', key=problem.task_id)

@@ -51,7 +51,7 @@ class PyTasks:
                        meta={"topic": row.get("topic", ""), "solution": row.get("solution", ""), "first_test": tests[0]})
 
     def request(self, problem: Problem, chat: bool):
-        from loralab.eval.generate import GenRequest
+        from loralab.inference.generate import GenRequest
 
         if not chat:
             return GenRequest(prompt=f'"""\n{problem.prompt}\n{problem.meta["first_test"]}\n"""\n', key=problem.task_id)

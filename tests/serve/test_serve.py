@@ -14,9 +14,9 @@ import pytest
 import torch
 
 from loralab.config import ModelConfig
-from loralab.eval.backends.transformers_backend import TransformersGenerator
-from loralab.eval.generate import GenRequest, SamplingParams
-from loralab.route.serve import start_server
+from loralab.inference.backends.transformers_backend import TransformersGenerator
+from loralab.inference.generate import GenRequest, SamplingParams
+from loralab.serve.http import start_server
 
 CHAT = [{"role": "user", "content": "Write a function that adds two numbers."}]
 
@@ -183,6 +183,7 @@ class Gate:
 
     def __init__(self, inner):
         self.inner, self.name, self.adapters, self.tok = inner, inner.name, inner.adapters, inner.tok
+        self.router, self.streams, self.identity = None, False, inner.identity
         self.open, self.entered = threading.Event(), threading.Event()
 
     def generate(self, requests, params):
@@ -236,7 +237,7 @@ def test_cli_serve_starts_and_answers(tiny_model_dir):
 
 @pytest.mark.slow
 def test_real_model_answers_a_chat_request(embedded_dir):
-    from loralab.route.serve import serve
+    from loralab.serve.http import serve
 
     with serve("smollm2-135m-instruct", {}, port=0) as handle:
         status, body = post_json(handle.url + "/chat/completions", {
@@ -250,7 +251,7 @@ def test_serve_with_a_router_file_loads_its_adapters(tiny_model_dir, tmp_path):
     import numpy as np
 
     from loralab.route.router import Router, save_router
-    from loralab.route.serve import serve
+    from loralab.serve.http import serve
 
     a = make_adapter(tiny_model_dir, tmp_path / "a", 1)
     router = Router(np.zeros((1, 4), np.float32), "unused-for-k1", "", ["k1-c0"], [3], {"k1-c0": str(a)})

@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 
 from loralab.errors import LoralabError
-from loralab.eval.generate import Generator, GenRequest, SamplingParams
+from loralab.inference.generate import Generator, GenRequest, OnText, SamplingParams
 from loralab.io import sha256_text
 
 
@@ -28,25 +28,40 @@ class CachedGenerator:
 
     def __init__(self, inner: Generator, path: str | Path, *, task: str = "", chunk: int = 32):
         self.inner, self.path, self.task, self.chunk = inner, Path(path), task, chunk
-        self.name = inner.name
+        self.name, self.tok, self.adapters, self.router = inner.name, inner.tok, inner.adapters, inner.router
+        self.streams = inner.streams  # cache hits are reported once, as a non-streaming backend does
         self.calls = 0
         self._lock = threading.Lock()
         self._entries = self._load()
 
+    def identity(self, adapter: str | None) -> str:
+        return self.inner.identity(adapter)
+
     def key(self, req: GenRequest, params: SamplingParams) -> str:
-        ident = self.inner.identity(req.adapter) if hasattr(self.inner, "identity") else f"{self.inner.name}|{req.adapter}"
+        """sha256 of (model identity, task, prompt or messages, sampling identity). Changing
+        what goes in here orphans every cache already on disk (tests/inference/test_cache.py)."""
+        ident = self.inner.identity(req.adapter)
         body = {"model": ident, "task": self.task, "prompt": req.prompt,
                 "messages": list(req.messages) if req.messages is not None else None, "params": params.identity()}
         return sha256_text(json.dumps(body, sort_keys=True, ensure_ascii=False))
 
-    def generate(self, requests: list[GenRequest], params: SamplingParams, **kwargs) -> list[list[str]]:
+    def generate(self, requests: list[GenRequest], params: SamplingParams,
+                 on_text: OnText | None = None) -> list[list[str]]:
         keys = [self.key(r, params) for r in requests]
         todo = [i for i, k in enumerate(keys) if k not in self._entries]
         for start in range(0, len(todo), self.chunk):
             part = todo[start:start + self.chunk]
-            outs = self.inner.generate([requests[i] for i in part], params, **kwargs)
+            relay = (lambda i, j, text, part=part: on_text(part[i], j, text)) if on_text else None
+            batch = [requests[i] for i in part]
+            outs = self.inner.generate(batch, params, on_text=relay) if relay else self.inner.generate(batch, params)
             self.calls += len(part)
             self._append([(keys[i], requests[i].key, o) for i, o in zip(part, outs, strict=True)])
+        done = set(todo)
+        if on_text is not None:
+            for i, k in enumerate(keys):
+                if i not in done:
+                    for j, text in enumerate(self._entries[k]):
+                        on_text(i, j, text)
         return [list(self._entries[k]) for k in keys]
 
     # ------------------------------------------------------------------------- file

@@ -1,7 +1,7 @@
 """Generation backends behind one small interface.
 
 A task turns problems into `GenRequest`s; a backend turns requests into completions.
-Backends (loralab/eval/backends/): transformers (batched, left padding, several adapters in
+Backends (loralab/inference/backends/): transformers (batched, left padding, several adapters in
 one batch via PEFT `adapter_names`), vLLM (optional extra, LoRA request per prompt), and any
 OpenAI-compatible HTTP endpoint. `CachedGenerator` wraps any of them so an interrupted
 evaluation resumes without regenerating. `make_generator` builds one from plain arguments.
@@ -12,10 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from loralab.errors import LoralabError
 
@@ -89,12 +89,37 @@ class GenRequest:
         return str(users[-1]) if users else ""
 
 
-class Generator(Protocol):
-    name: str  # identifies model (+adapters) in generation caches
+OnText = Callable[[int, int, str], None]  # (request index, sample index, text so far)
 
-    def generate(self, requests: list[GenRequest], params: SamplingParams) -> list[list[str]]:
-        """`params.n` completions for every request, in request order."""
+
+class Generator(Protocol):
+    """What every backend (and every wrapper of one, like the cache) provides; callers use
+    these members and nothing else."""
+
+    name: str                       # model (+adapters), for logs and meta.json
+    tok: Any | None                 # its tokenizer (chat template, finish reasons); None over HTTP
+    adapters: Mapping[str, str]     # the adapters it can use, by name (values: backend-specific)
+    router: Router | None           # picks an adapter for requests with adapter="router"
+    streams: bool                   # generate() reports growing text to on_text as it decodes
+
+    def identity(self, adapter: str | None) -> str:
+        """What a generation cache keys on for a request using `adapter` (None: the default)."""
         ...
+
+    def generate(self, requests: list[GenRequest], params: SamplingParams,
+                 on_text: OnText | None = None) -> list[list[str]]:
+        """`params.n` completions for every request, in request order. `on_text` sees each
+        sample's text as it grows when `streams`, else once when it is done."""
+        ...
+
+
+def report_done(outs: list[list[str]], on_text: OnText | None) -> list[list[str]]:
+    """A non-streaming backend's on_text: every finished sample once."""
+    if on_text is not None:
+        for i, samples in enumerate(outs):
+            for j, text in enumerate(samples):
+                on_text(i, j, text)
+    return outs
 
 
 # ----------------------------------------------------------------------------- shared helpers
@@ -235,15 +260,15 @@ def make_generator(model: ModelConfig, *, backend: str = "transformers", adapter
                    cache: str | Path | None = None, task: str = "") -> Generator:
     """A generator for `model` with named `adapters`, optionally cached under `cache` (a JSONL file)."""
     if backend == "transformers":
-        from loralab.eval.backends.transformers_backend import TransformersGenerator
+        from loralab.inference.backends.transformers_backend import TransformersGenerator
 
         gen = TransformersGenerator.from_config(model, adapters, router=router, batch_size=batch_size)
     elif backend == "vllm":
-        from loralab.eval.backends.vllm_backend import VLLMGenerator
+        from loralab.inference.backends.vllm_backend import VLLMGenerator
 
         gen = VLLMGenerator.from_config(model, adapters, router=router)
     elif backend == "openai":
-        from loralab.eval.backends.openai_backend import OpenAIGenerator
+        from loralab.inference.backends.openai_backend import OpenAIGenerator
 
         if not endpoint:
             raise LoralabError("eval.endpoint: the openai backend needs the base URL of an OpenAI-compatible API")
@@ -251,7 +276,7 @@ def make_generator(model: ModelConfig, *, backend: str = "transformers", adapter
     else:
         raise LoralabError(f"eval.backend: unknown backend {backend!r} (transformers, vllm, openai)")
     if cache is not None:
-        from loralab.eval.backends.cache import CachedGenerator
+        from loralab.inference.cache import CachedGenerator
 
         gen = CachedGenerator(gen, cache, task=task)
     return gen

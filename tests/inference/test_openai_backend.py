@@ -8,10 +8,10 @@ import pytest
 
 from loralab.config import ModelConfig
 from loralab.errors import LoralabError
-from loralab.eval.backends.openai_backend import OpenAIGenerator
-from loralab.eval.backends.transformers_backend import TransformersGenerator
-from loralab.eval.generate import GenRequest, SamplingParams
-from loralab.route.serve import start_server
+from loralab.inference.backends.openai_backend import OpenAIGenerator
+from loralab.inference.backends.transformers_backend import TransformersGenerator
+from loralab.inference.generate import GenRequest, SamplingParams
+from loralab.serve.http import start_server
 
 
 @pytest.fixture(scope="module")

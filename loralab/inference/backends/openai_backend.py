@@ -20,13 +20,28 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 from loralab.errors import LoralabError
-from loralab.eval.generate import BASE, GenRequest, SamplingParams, check_request, cut_after_code_block, cut_at_stop
+from loralab.inference.generate import (
+    BASE,
+    GenRequest,
+    OnText,
+    SamplingParams,
+    check_request,
+    cut_after_code_block,
+    cut_at_stop,
+    report_done,
+)
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
 
 class OpenAIGenerator:
-    """Generator over HTTP. `base_url` like http://127.0.0.1:8000/v1 (a bare host gets /v1)."""
+    """Generator over HTTP. `base_url` like http://127.0.0.1:8000/v1 (a bare host gets /v1).
+    The server holds the tokenizer and any adapters (an adapter name is sent as the model)."""
+
+    tok = None
+    adapters: dict[str, str] = {}
+    router = None
+    streams = False
 
     def __init__(self, base_url: str, model: str, *, api_key: str | None = None, api_key_env: str = "OPENAI_API_KEY",
                  timeout_s: float = 300.0, max_retries: int = 5, backoff_s: float = 1.0, concurrency: int = 8):
@@ -46,12 +61,13 @@ class OpenAIGenerator:
     def _model_for(self, adapter: str | None) -> str:
         return self.model if adapter in (None, BASE, "base") else adapter
 
-    def generate(self, requests: list[GenRequest], params: SamplingParams) -> list[list[str]]:
+    def generate(self, requests: list[GenRequest], params: SamplingParams,
+                 on_text: OnText | None = None) -> list[list[str]]:
         params.check()
         for r in requests:
             check_request(r)
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            return list(pool.map(lambda r: self._complete(r, params), requests))
+            return report_done(list(pool.map(lambda r: self._complete(r, params), requests)), on_text)
 
     def _complete(self, req: GenRequest, params: SamplingParams) -> list[str]:
         """`params.n` texts; asks again for the rest when a server returns fewer choices than n."""

@@ -4,9 +4,9 @@ opening fence by completion-style stop strings."""
 import torch
 from transformers import AutoTokenizer
 
-from loralab.eval.backends.transformers_backend import StopAfterCodeBlock
-from loralab.eval.generate import SamplingParams, chat_params, code_block_end, cut_after_code_block, cut_at_stop
 from loralab.eval.tasks.humaneval import HumanEval
+from loralab.inference.backends.transformers_backend import StopAfterCodeBlock
+from loralab.inference.generate import SamplingParams, chat_params, code_block_end, cut_after_code_block, cut_at_stop
 
 ANSWER = "Here is the function:\n```python\ndef add(a, b):\n    return a + b\n```\nIt adds a and b."
 

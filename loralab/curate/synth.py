@@ -269,19 +269,19 @@ def make_synth_generator(cfg: SynthConfig):
     if cfg.backend == "openai":
         if not cfg.endpoint:
             raise LoralabError("synth.endpoint: the openai backend needs a base URL, e.g. --endpoint http://127.0.0.1:8000/v1")
-        from loralab.eval.backends.openai_backend import OpenAIGenerator
+        from loralab.inference.backends.openai_backend import OpenAIGenerator
 
         return OpenAIGenerator(cfg.endpoint, cfg.model, timeout_s=cfg.timeout_s, max_retries=cfg.max_retries,
                                backoff_s=cfg.backoff_s, concurrency=cfg.batch_size)
     from loralab.config import ModelConfig
-    from loralab.eval.generate import make_generator
+    from loralab.inference.generate import make_generator
 
     return make_generator(ModelConfig(name=cfg.model, device=cfg.device), backend="transformers", batch_size=cfg.batch_size)
 
 
 def ask(gen, prompts: list[str], cfg: SynthConfig, limiter: RateLimiter, keys: list[str]) -> list[str]:
     """One chat reply per prompt, system message first."""
-    from loralab.eval.generate import GenRequest, SamplingParams
+    from loralab.inference.generate import GenRequest, SamplingParams
 
     limiter.wait(len(prompts))
     reqs = [GenRequest(messages=({"role": "system", "content": SYSTEM}, {"role": "user", "content": p}), key=k)
@@ -402,7 +402,7 @@ def synth(seeds_path: str | Path, cfg: SynthConfig, out_dir: str | Path, generat
                          _reasons(rejected.rows if rejected else []))
     write_meta(out_dir, stage="synth", seed=cfg.seed, inputs={str(seeds_path): sha256_file(seeds_path)}, started=started,
                extra={"kept": result.kept, "rejected": result.rejected, "keywords": result.keywords,
-                      "reasons": result.reasons, "generator": getattr(gen, "name", cfg.model)})
+                      "reasons": result.reasons, "generator": gen.name})
     return result
 
 

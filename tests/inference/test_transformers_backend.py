@@ -5,8 +5,15 @@ import torch
 
 from loralab.config import ModelConfig
 from loralab.errors import LoralabError
-from loralab.eval.backends.transformers_backend import TransformersGenerator
-from loralab.eval.generate import GenRequest, SamplingParams, cut_at_stop, dir_identity, make_generator, stream_safe
+from loralab.inference.backends.transformers_backend import TransformersGenerator
+from loralab.inference.generate import (
+    GenRequest,
+    SamplingParams,
+    cut_at_stop,
+    dir_identity,
+    make_generator,
+    stream_safe,
+)
 
 PROMPTS = ["def add(a, b):", "Write a function that reverses a string.", "x", "import os\nimport sys\n\ndef main():\n"]
 
@@ -166,7 +173,7 @@ def test_stop_helpers():
 def test_segmented_decoding_equals_one_generate_call(gen, monkeypatch):
     """Past the first segment, unfinished rows continue in a smaller batch; greedy text and
     seeded samples are those of one long generate call."""
-    import loralab.eval.backends.transformers_backend as tb
+    import loralab.inference.backends.transformers_backend as tb
 
     reqs = [GenRequest(prompt=p) for p in PROMPTS]
     stop = SamplingParams(max_new_tokens=40, stop=("\n\n",))  # some rows stop early, some run on

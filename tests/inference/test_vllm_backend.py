@@ -6,7 +6,7 @@ import pytest
 
 from loralab.config import ModelConfig
 from loralab.errors import LoralabError
-from loralab.eval.generate import GenRequest, SamplingParams, make_generator
+from loralab.inference.generate import GenRequest, SamplingParams, make_generator
 
 HAS_VLLM = importlib.util.find_spec("vllm") is not None
 

@@ -24,10 +24,11 @@ from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria,
 from transformers.generation.streamers import BaseStreamer
 
 from loralab.errors import LoralabError
-from loralab.eval.generate import (
+from loralab.inference.generate import (
     BASE,
     RESERVED,
     GenRequest,
+    OnText,
     Router,
     SamplingParams,
     check_request,
@@ -41,12 +42,13 @@ from loralab.eval.generate import (
 )
 from loralab.models import has_chat_template, load_adapter, load_model
 
-OnText = Callable[[int, int, str], None]  # (request index, sample index, text so far)
 FIRST_SEGMENT = 64  # new tokens of the first decoding segment; each next one is twice as long
 
 
 class TransformersGenerator:
     """Generator over a loaded (model, tokenizer); adapters are added by name."""
+
+    streams = True
 
     def __init__(self, model, tok, *, identity: str, batch_size: int = 8, router: Router | None = None,
                  default_adapter: str = BASE):

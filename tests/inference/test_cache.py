@@ -6,9 +6,9 @@ import pytest
 
 from loralab.config import ModelConfig
 from loralab.errors import LoralabError
-from loralab.eval.backends.cache import CachedGenerator
-from loralab.eval.backends.transformers_backend import TransformersGenerator
-from loralab.eval.generate import GenRequest, SamplingParams
+from loralab.inference.backends.transformers_backend import TransformersGenerator
+from loralab.inference.cache import CachedGenerator
+from loralab.inference.generate import GenRequest, SamplingParams
 
 GREEDY = SamplingParams(max_new_tokens=6)
 
@@ -18,6 +18,7 @@ class Counting:
 
     def __init__(self, inner, fail_after: int | None = None):
         self.inner, self.name, self.seen, self.fail_after = inner, inner.name, 0, fail_after
+        self.tok, self.adapters, self.router, self.streams = inner.tok, inner.adapters, inner.router, False
 
     def identity(self, adapter):
         return self.inner.identity(adapter)
@@ -93,3 +94,35 @@ def test_corrupt_middle_line_is_one_clear_error(tiny, tmp_path):
     path.write_text('{"key": "a", "completions": ["x"]}\nnot json\n{"key": "b", "completions": ["y"]}\n')
     with pytest.raises(LoralabError, match=r"cache.jsonl:2: not a generation-cache line"):
         CachedGenerator(tiny, path)
+
+
+class FixedIdentity:
+    """A generator whose identity is fixed, so a cache key depends on the key function alone."""
+
+    name, tok, adapters, router, streams = "fixed", None, {}, None, False
+
+    def identity(self, adapter):
+        base = "transformers:tiny@0123456789ab"
+        return base if adapter in (None, "__base__") else f"{base}+{adapter}=feedfacecafe"
+
+    def generate(self, requests, params, on_text=None):
+        raise AssertionError("every request here must be a cache hit")
+
+
+def test_cache_keys_are_those_written_before_the_relayering(tmp_path):
+    """Keys computed by loralab/eval/backends/cache.py before #14 moved it: a resumed study
+    still gets 100% cache hits. Changing the key function fails here first."""
+    cache = CachedGenerator(FixedIdentity(), tmp_path / "c.jsonl", task="humaneval")
+    completion = GenRequest(prompt="def add(a, b):", key="HumanEval/0")
+    chat = GenRequest(messages=({"role": "user", "content": "Reverse a string."},), adapter="checkpoint-20", key="x")
+    sampled = SamplingParams(n=4, temperature=0.8, seed=3, stop_after_code_block=True)
+    assert cache.key(completion, SamplingParams(n=1, max_new_tokens=64, stop=("\ndef",))) == \
+        "baa6a73087a60432877a9911f1b04cb7bfc56fad828a62ab31be8feb390243b3"
+    assert cache.key(chat, sampled) == "420d7168aecbf9cec8c82cacf57b3e04f8c48921990a1261aca2d5d036a5fd43"
+    # an old cache file with that line answers without calling the generator, and reports it
+    (tmp_path / "c.jsonl").write_text(json.dumps({"key": cache.key(chat, sampled), "request": "x",
+                                                   "completions": ["a", "b", "c", "d"]}) + "\n")
+    seen = []
+    again = CachedGenerator(FixedIdentity(), tmp_path / "c.jsonl", task="humaneval")
+    assert again.generate([chat], sampled, on_text=lambda i, j, t: seen.append((i, j, t))) == [["a", "b", "c", "d"]]
+    assert seen == [(0, 0, "a"), (0, 1, "b"), (0, 2, "c"), (0, 3, "d")]

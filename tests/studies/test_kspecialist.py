@@ -6,7 +6,7 @@ import yaml
 
 from loralab.errors import LoralabError
 from loralab.io import read_json, read_jsonl
-from loralab.route.kspecialist import ROUTED, cluster_steps, load_kspecialist, run_kspecialist
+from loralab.studies.kspecialist import ROUTED, cluster_steps, load_kspecialist, run_kspecialist
 
 
 def test_cluster_steps_keep_the_total():
@@ -79,3 +79,9 @@ def test_kspecialist_study_end_to_end(tmp_path, tiny_model_dir):
     before = (root / "runs" / "k2" / "eval" / "samples.jsonl").read_bytes()
     run_kspecialist(write_spec(tmp_path, tiny_model_dir))
     assert (root / "runs" / "k2" / "eval" / "samples.jsonl").read_bytes() == before
+    # other eval settings re-evaluate, by the rule `loralab eval` follows (#12 item 4)
+    run_kspecialist(write_spec(tmp_path, tiny_model_dir), ["eval.limit=2"])
+    for k in (1, 2):
+        summary = read_json(root / "runs" / f"k{k}" / "eval" / "summary.json")
+        assert [t["n_problems"] for s in summary["systems"] for t in s["tasks"].values()] == [2, 2]
+        assert len(read_jsonl(root / "runs" / f"k{k}" / "eval" / "samples.jsonl")) == 4

@@ -18,294 +18,43 @@ group as one batched `generate` call; the model is only ever touched by that one
 Streaming uses server-sent events (`data: {...}\\n\\n` ... `data: [DONE]`), fed token by token
 when the backend reports partial text. Every bad request gets a 4xx JSON error in OpenAI's
 shape; nothing a client sends can stop the server.
+
+Files: protocol.py (request parsing and response bodies, pure), worker.py (the batching
+thread), this one (the HTTP handler, the server and `loralab serve`).
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 import queue
 import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from loralab.errors import LoralabError
-from loralab.eval.generate import BASE, ROUTER, GenRequest, SamplingParams, stream_safe
+from loralab.inference.generate import GenRequest
+from loralab.serve.protocol import (
+    BadRequest,
+    ServeOptions,
+    chunk_body,
+    completion_body,
+    finish_reason,
+    model_ids,
+    parse_adapter,
+    parse_body,
+    parse_messages,
+    parse_params,
+    parse_prompts,
+)
+from loralab.serve.worker import Job, Worker
 
 # ----------------------------------------------------------------------------- limits (defaults)
 MAX_BODY_BYTES = 4 << 20     # a request body larger than this is refused with 413
-MAX_N = 16                   # completions per request
-MAX_STOP = 8                 # stop strings per request (OpenAI allows 4)
 READ_TIMEOUT_S = 30.0        # a client that stalls while sending its request is dropped
-
-
-class BadRequest(Exception):
-    """A client error: HTTP status, message, offending parameter."""
-
-    def __init__(self, status: int, message: str, param: str | None = None, code: str | None = None):
-        super().__init__(message)
-        self.status, self.message, self.param, self.code = status, message, param, code
-
-
-@dataclass
-class ServeOptions:
-    model_name: str                                 # what "model" names the base (plus "base")
-    queue_size: int = 64                            # requests waiting or running beyond this get 503
-    max_batch: int = 16                             # rows (requests x n) per generate call
-    batch_wait_s: float = 0.005                     # wait this long for batch-mates after the first job
-    request_timeout_s: float = 600.0                # a job not finished by then gets 504
-    default_max_tokens: int = 256                   # when a request gives no max_tokens
-    max_tokens_limit: int = 4096                    # larger max_tokens is a 400
-    has_router: bool = False
-    log: Callable[[str], None] | None = None        # access log sink (None: quiet)
-
-
-# ----------------------------------------------------------------------------- jobs and the worker
-
-
-@dataclass
-class Job:
-    requests: list[GenRequest]
-    params: SamplingParams
-    streaming: bool = False
-    deadline: float = 0.0
-    result: list[list[str]] | None = None
-    error: Exception | None = None
-    cancelled: bool = False
-    done: threading.Event = field(default_factory=threading.Event)
-    deltas: queue.Queue = field(default_factory=queue.Queue)   # (choice index, new text) while streaming
-    sent: dict[int, str] = field(default_factory=dict)         # choice index -> text already streamed
-
-    def choice(self, i: int, j: int) -> int:
-        return i * self.params.n + j
-
-    def on_text(self, i: int, j: int, text: str) -> None:
-        """Partial text of (request i, sample j): queue the part that is safe to show."""
-        c = self.choice(i, j)
-        safe, prev = stream_safe(text, self.params.stop), self.sent.get(c, "")
-        if len(safe) > len(prev) and safe.startswith(prev):
-            self.sent[c] = safe
-            self.deltas.put((c, safe[len(prev):]))
-
-
-class Worker(threading.Thread):
-    """The one thread that runs the model: drains the queue, batches, dispatches results."""
-
-    def __init__(self, generator, opts: ServeOptions):
-        super().__init__(name="loralab-generate", daemon=True)
-        self.generator, self.opts = generator, opts
-        # Bounded by `pending` (jobs whose clients still wait), not by queue length: a job whose
-        # client timed out frees its slot at once instead of blocking the queue until dequeued.
-        self.jobs: queue.Queue = queue.Queue()
-        self.pending = 0
-        self._lock = threading.Lock()
-        self.streams = "on_text" in inspect.signature(generator.generate).parameters
-
-    def submit(self, job: Job) -> None:
-        """Queue a job, or 503 when queue_size jobs already wait or run for connected clients."""
-        with self._lock:
-            if self.pending >= self.opts.queue_size:
-                raise BadRequest(503, f"server busy: {self.pending} requests already queued; retry shortly",
-                                 code="server_busy")
-            self.pending += 1
-        self.jobs.put(job)
-
-    def release(self) -> None:
-        """The client of a job has its answer or gave up: its slot is free (even if it still runs)."""
-        with self._lock:
-            self.pending -= 1
-
-    def stop(self) -> None:
-        self.jobs.put(None)
-
-    def run(self) -> None:
-        while (first := self.jobs.get()) is not None:
-            batch = self._drain(first)
-            stop = None in batch
-            for params, jobs in _group_by_params([j for j in batch if j is not None and not j.cancelled]):
-                self._run_group(params, jobs)
-            if stop:
-                return
-
-    def _drain(self, first: Job) -> list[Job | None]:
-        """The first job plus every job that arrives within the batching window."""
-        batch = [first]
-        time.sleep(self.opts.batch_wait_s)
-        while True:
-            try:
-                batch.append(self.jobs.get_nowait())
-            except queue.Empty:
-                return batch
-
-    def _run_group(self, params: SamplingParams, jobs: list[Job]) -> None:
-        """Generate for jobs sharing params, at most max_batch rows per call; isolate a failing job."""
-        rows_per_job = [len(j.requests) * params.n for j in jobs]
-        start = 0
-        while start < len(jobs):
-            end, rows = start + 1, rows_per_job[start]
-            while end < len(jobs) and rows + rows_per_job[end] <= self.opts.max_batch:
-                rows, end = rows + rows_per_job[end], end + 1
-            self._run_jobs(params, jobs[start:end])
-            start = end
-
-    def _run_jobs(self, params: SamplingParams, jobs: list[Job]) -> None:
-        requests = [r for j in jobs for r in j.requests]
-        owner = [(j, i) for j in jobs for i in range(len(j.requests))]  # global request index -> (job, local)
-        kwargs = {}
-        if self.streams and any(j.streaming for j in jobs):
-            kwargs["on_text"] = lambda g, s, text: owner[g][0].on_text(owner[g][1], s, text) if owner[g][0].streaming else None
-        try:
-            outs = self.generator.generate(requests, params, **kwargs)
-        except Exception as e:  # noqa: BLE001 - a failing batch must never kill the worker
-            if len(jobs) > 1:  # one bad request must not fail its batch-mates: retry each alone
-                for j in jobs:
-                    self._run_jobs(params, [j])
-                return
-            jobs[0].error = e
-            jobs[0].done.set()
-            return
-        pos = 0
-        for j in jobs:
-            j.result, pos = outs[pos:pos + len(j.requests)], pos + len(j.requests)
-            j.done.set()
-
-
-def _group_by_params(jobs: list[Job]) -> list[tuple[SamplingParams, list[Job]]]:
-    groups: dict[SamplingParams, list[Job]] = {}
-    for j in jobs:
-        groups.setdefault(j.params, []).append(j)
-    return list(groups.items())
-
-
-# ----------------------------------------------------------------------------- request parsing
-
-
-def parse_body(raw: bytes) -> dict:
-    try:
-        body = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise BadRequest(400, "request body is not valid UTF-8") from None
-    except json.JSONDecodeError as e:
-        raise BadRequest(400, f"malformed JSON in request body: {e.msg} at line {e.lineno} column {e.colno}") from None
-    if not isinstance(body, dict):
-        raise BadRequest(400, f"request body must be a JSON object, got {type(body).__name__}")
-    return body
-
-
-def _number(body: dict, key: str, default, lo: float, hi: float, *, integer: bool = False):
-    value = body.get(key)
-    if value is None:
-        return default
-    ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
-    if isinstance(value, bool) or not ok_type or not lo <= value <= hi:
-        kind = "an integer" if integer else "a number"
-        raise BadRequest(400, f"'{key}' must be {kind} in [{lo}, {hi}], got {json.dumps(value)}", param=key)
-    return value
-
-
-def parse_params(body: dict, opts: ServeOptions) -> SamplingParams:
-    """OpenAI sampling fields -> SamplingParams; 400 naming the first bad field."""
-    key = "max_completion_tokens" if body.get("max_completion_tokens") is not None else "max_tokens"
-    max_tokens = _number(body, key, opts.default_max_tokens, 1, opts.max_tokens_limit, integer=True)
-    stop = body.get("stop")
-    stop = [stop] if isinstance(stop, str) else stop
-    if stop is not None and (not isinstance(stop, list) or len(stop) > MAX_STOP
-                             or not all(isinstance(s, str) and s for s in stop)):
-        raise BadRequest(400, f"'stop' must be a non-empty string or a list of at most {MAX_STOP} of them", param="stop")
-    seed = body.get("seed")
-    if seed is None:
-        seed = secrets.randbits(31)  # as OpenAI: without a seed, repeated requests sample afresh
-    elif isinstance(seed, bool) or not isinstance(seed, int):
-        raise BadRequest(400, f"'seed' must be an integer, got {json.dumps(seed)}", param="seed")
-    if not isinstance(body.get("stream", False), bool):
-        raise BadRequest(400, "'stream' must be true or false", param="stream")
-    return SamplingParams(n=_number(body, "n", 1, 1, MAX_N, integer=True),
-                          temperature=float(_number(body, "temperature", 1.0, 0, 2)),
-                          top_p=float(_number(body, "top_p", 1.0, 1e-6, 1)), max_new_tokens=max_tokens,
-                          stop=tuple(stop or ()), seed=seed)
-
-
-def parse_adapter(body: dict, opts: ServeOptions, adapters: list[str]) -> str:
-    model = body.get("model")
-    if model is None or model in (opts.model_name, "base", BASE):
-        return BASE
-    if not isinstance(model, str):
-        raise BadRequest(400, f"'model' must be a string, got {json.dumps(model)}", param="model")
-    if model in adapters or (model == ROUTER and opts.has_router):
-        return model
-    served = ", ".join(model_ids(opts, adapters))
-    raise BadRequest(404, f"model {model!r} is not served here (served: {served})", param="model", code="model_not_found")
-
-
-def parse_messages(body: dict) -> tuple[dict, ...]:
-    msgs = body.get("messages")
-    if not isinstance(msgs, list) or not msgs:
-        raise BadRequest(400, "'messages' must be a non-empty list of {role, content} objects", param="messages")
-    out = []
-    for i, m in enumerate(msgs):
-        if not isinstance(m, dict) or m.get("role") not in ("system", "user", "assistant", "developer"):
-            raise BadRequest(400, f"messages[{i}] needs a role of system, user, assistant or developer", param="messages")
-        content = m.get("content")
-        if isinstance(content, list):  # content parts: keep the text ones
-            content = "".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
-        if not isinstance(content, str):
-            raise BadRequest(400, f"messages[{i}].content must be a string or a list of text parts", param="messages")
-        out.append({"role": "system" if m["role"] == "developer" else m["role"], "content": content})
-    return tuple(out)
-
-
-def parse_prompts(body: dict) -> list[str]:
-    prompt = body.get("prompt")
-    prompts = [prompt] if isinstance(prompt, str) else prompt
-    if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) for p in prompts):
-        raise BadRequest(400, "'prompt' must be a string or a non-empty list of strings (token ids are not supported)",
-                         param="prompt")
-    return prompts
-
-
-def model_ids(opts: ServeOptions, adapters: list[str]) -> list[str]:
-    return [opts.model_name] + list(adapters) + ([ROUTER] if opts.has_router else [])
-
-
-# ----------------------------------------------------------------------------- responses
-
-
-def completion_body(kind: str, rid: str, model: str, texts: list[str], params: SamplingParams, tok) -> dict:
-    """The non-streaming reply: one choice per (prompt, sample), index = prompt * n + sample."""
-    choices = []
-    for c, text in enumerate(texts):
-        finish = _finish_reason(text, params, tok)
-        if kind == "chat":
-            choices.append({"index": c, "message": {"role": "assistant", "content": text}, "finish_reason": finish})
-        else:
-            choices.append({"index": c, "text": text, "finish_reason": finish, "logprobs": None})
-    out = {"id": rid, "object": "chat.completion" if kind == "chat" else "text_completion",
-           "created": int(time.time()), "model": model, "choices": choices}
-    if tok is not None:
-        n_out = sum(len(tok.encode(t, add_special_tokens=False)) for t in texts)
-        out["usage"] = {"completion_tokens": n_out}
-    return out
-
-
-def _finish_reason(text: str, params: SamplingParams, tok) -> str:
-    """"length" when the text used the whole token budget (known only with a tokenizer), else "stop"."""
-    if tok is not None and len(tok.encode(text, add_special_tokens=False)) >= params.max_new_tokens:
-        return "length"
-    return "stop"
-
-
-def chunk_body(kind: str, rid: str, model: str, choice: int, delta: str | None, finish: str | None) -> dict:
-    if kind == "chat":
-        d = {} if delta is None else ({"role": "assistant", "content": ""} if delta == "" else {"content": delta})
-        ch = {"index": choice, "delta": d, "finish_reason": finish}
-    else:
-        ch = {"index": choice, "text": delta or "", "finish_reason": finish, "logprobs": None}
-    return {"id": rid, "object": "chat.completion.chunk" if kind == "chat" else "text_completion",
-            "created": int(time.time()), "model": model, "choices": [ch]}
 
 
 # ----------------------------------------------------------------------------- HTTP
@@ -453,7 +202,7 @@ class Handler(BaseHTTPRequestHandler):
             rest = text[len(sent):] if text.startswith(sent) else ""
             if rest:
                 self._event(chunk_body(kind, rid, model, c, rest, None))
-            self._event(chunk_body(kind, rid, model, c, None, _finish_reason(text, job.params, self.server.tok)))
+            self._event(chunk_body(kind, rid, model, c, None, finish_reason(text, job.params, self.server.tok)))
         self._end_stream()
 
     # ------------------------------------------------------------------------- wire format
@@ -541,13 +290,12 @@ def start_server(generator, *, model_name: str, host: str = "127.0.0.1", port: i
 
     `options` are ServeOptions fields (queue_size, max_batch, request_timeout_s, ...).
     """
-    router = getattr(generator, "router", None)
-    opts = ServeOptions(model_name=model_name, has_router=router is not None, **options)
-    adapters = list(getattr(generator, "adapters", {}))
+    opts = ServeOptions(model_name=model_name, has_router=generator.router is not None, **options)
+    adapters = list(generator.adapters)
     worker = Worker(generator, opts)
     worker.start()
     try:
-        server = _Server((host, port), worker, opts, adapters, getattr(generator, "tok", None))
+        server = _Server((host, port), worker, opts, adapters, generator.tok)
     except OSError as e:
         worker.stop()
         raise LoralabError(f"--port {port}: cannot listen on {host}:{port} ({e.strerror})") from None
@@ -568,7 +316,7 @@ def serve(model: str, adapters: dict[str, str], *, router_dir: str | None = None
           log: Callable[[str], None] | None = None, **options) -> ServerHandle:
     """Load the base once with every adapter (and the router) and start serving; returns the handle."""
     from loralab.config import ModelConfig
-    from loralab.eval.generate import make_generator
+    from loralab.inference.generate import make_generator
 
     router = load_router(router_dir) if router_dir else None
     if router is not None:  # a trained router names its adapters; --adapter NAME=DIR still wins

@@ -26,9 +26,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from loralab import results
 from loralab.config import RunConfig, deep_merge, dotted_to_tree, parse_overrides, read_yaml, validate
 from loralab.errors import LoralabError
-from loralab.io import write_json
+from loralab.studies.runner import compare, fill_placeholders, finish, write_study_file
 
 
 class StudySection(BaseModel):
@@ -116,49 +117,17 @@ def run_study(path: str | Path, overrides: list[str] | None = None) -> Path:
     root = study_dir(study)
     check_runs(runs, root, path)
     root.mkdir(parents=True, exist_ok=True)
-    write_json(root / "study.json", {"study": study.model_dump(mode="json"),
-                                      "runs": {k: v.model_dump(mode="json") for k, v in runs.items()}})
+    write_study_file(root, kind="matrix", section=study.study.model_dump(mode="json"),
+                     runs={k: v.model_dump(mode="json") for k, v in runs.items()},
+                     matrix=[v.model_dump(mode="json") for v in expand_matrix(study.matrix)])
     # No run config is written here: training writes runs/NAME/config.yaml itself, with the
     # prepared-data directory filled in, and a resumed study must find exactly that file.
     StudyRunner(study, runs, root).run()
-    from loralab.io import write_meta
-
-    write_meta(root, stage="study", started=started, extra={"hardware": hardware()})
+    finish(root, stage="study", started=started)
     return root
 
 
-def hardware() -> dict:
-    import os
-    import platform
-
-    import torch
-
-    cpu = platform.processor()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    return {"cpu": cpu, "cores": os.cpu_count(), "gpu": gpu}
-
-
 # ----------------------------------------------------------------------------- the runner
-
-
-def fill_placeholders(value, mapping: dict[str, str]):
-    """Substitute {prepared} (the run's prepared-data dir) in task options."""
-    if isinstance(value, str):
-        for k, v in mapping.items():
-            value = value.replace("{" + k + "}", v)
-        return value
-    if isinstance(value, dict):
-        return {k: fill_placeholders(v, mapping) for k, v in value.items()}
-    if isinstance(value, list):
-        return [fill_placeholders(v, mapping) for v in value]
-    return value
 
 
 class StudyRunner:
@@ -189,7 +158,7 @@ class StudyRunner:
             bar.advance(job)
 
     def run_dir(self, name: str) -> Path:
-        return self.root / "runs" / name
+        return results.run_dir(self.root, name)
 
     def prepare(self, name: str, cfg: RunConfig) -> None:
         """Runs with identical data settings share one prepared directory."""
@@ -224,16 +193,13 @@ class StudyRunner:
         if mc:
             from loralab.eval.multiple_choice import evaluate_mc_run
 
-            out = self.run_dir(name) / "eval_mc"
+            out = results.eval_mc_dir(self.run_dir(name))
             if not (out / "meta.json").exists():  # finished task/system pairs inside are not redone either
                 evaluate_mc_run(self.run_dir(name), cfg, mc, out)
         if code.eval.tasks:
-            evaluate(self.run_dir(name), self.run_dir(name) / "eval", cfg=code,
-                     cache=self.root / "cache" / "generations.jsonl")
+            evaluate(self.run_dir(name), results.eval_dir(self.run_dir(name)), cfg=code,
+                     cache=results.study_cache(self.root))
 
     def compare(self) -> None:
         """comparisons.json: each run's best checkpoint vs base (and every pair with compare=all)."""
-        from loralab.analysis.compare import compare_runs
-
-        write_json(self.root / "comparisons.json",
-                   compare_runs({n: self.run_dir(n) / "eval" for n in self.runs}, self.study.study.compare))
+        compare(self.root, list(self.runs), self.study.study.compare)

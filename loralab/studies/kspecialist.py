@@ -31,9 +31,12 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
+from loralab import results
 from loralab.config import RunConfig, deep_merge, parse_overrides, read_yaml, save_config, validate
 from loralab.errors import LoralabError
 from loralab.io import read_json, write_json, write_meta, write_text
+from loralab.studies.matrix import check_runs
+from loralab.studies.runner import Timer, compare, evaluation_finished, fill_placeholders, finish, write_study_file
 
 ROUTED = "routed"  # the system name of a routed K-specialist model in eval summaries
 
@@ -81,40 +84,22 @@ def run_kspecialist(path: str | Path, overrides: list[str] | None = None) -> Pat
     section, cfg = load_kspecialist(path, overrides)
     started = time.time()
     root = Path(section.out_dir)
-    from loralab.study import check_runs
-
+    names = [f"k{k}" for k in section.k]
     check_runs({"base": cfg}, root, path)  # before study.json: a missing model must leave nothing behind
-    write_json(root / "study.json", {"study": {"name": section.name, "out_dir": str(root), "compare": section.compare},
-                                      "kspecialist": section.model_dump(mode="json"),
-                                      "runs": [f"k{k}" for k in section.k]})
-    timings: dict[str, float] = {}
-    t = time.time()
-    prepared = _prepare(cfg, root)
-    from loralab.study import fill_placeholders
-
+    write_study_file(root, kind="kspecialist", section={"name": section.name, "out_dir": str(root), "compare": section.compare},
+                     runs={n: cfg.model_dump(mode="json") for n in names}, kspecialist=section.model_dump(mode="json"))
+    timer = Timer()
+    prepared = timer("prepare", _prepare, cfg, root)
     cfg.eval.task_options = fill_placeholders(cfg.eval.task_options, {"prepared": str(prepared)})
-    timings["prepare"] = time.time() - t
-    t = time.time()
     from loralab.route.router import fit_routers
 
-    fits = fit_routers(prepared, root / "routers", section.k, embedder=section.embedder, prefix=section.prefix,
-                       seed=section.seed)
-    timings["route fit"] = time.time() - t
-    t = time.time()
+    fits = timer("route fit", fit_routers, prepared, root / "routers", section.k, embedder=section.embedder,
+                 prefix=section.prefix, seed=section.seed)
     for fit in fits:
-        train_specialists(fit, cfg, root / "runs" / f"k{fit.k}", section)
-    timings["train"] = time.time() - t
-    t = time.time()
-    evaluate_routed(fits, cfg, root)
-    timings["eval"] = time.time() - t
-    from loralab.analysis.compare import compare_runs
-
-    write_json(root / "comparisons.json",
-               compare_runs({f"k{f.k}": root / "runs" / f"k{f.k}" / "eval" for f in fits}, section.compare))
-    from loralab.study import hardware
-
-    write_meta(root, stage="kspecialist", seed=section.seed, started=started,
-               extra={"hardware": hardware(), "timings": {k: round(v, 1) for k, v in timings.items()}})
+        timer("train", train_specialists, fit, cfg, results.run_dir(root, f"k{fit.k}"), section)
+    timer("eval", evaluate_routed, fits, cfg, root)
+    compare(root, names, section.compare)
+    finish(root, stage="kspecialist", seed=section.seed, started=started, timings=timer.seconds)
     return root
 
 
@@ -157,19 +142,19 @@ def train_specialists(fit, cfg: RunConfig, run_dir: Path, section: KSpecialistSe
         ccfg.train.save_steps = min(ccfg.train.save_steps, steps[i]) if steps[i] else ccfg.train.save_steps
         out = train(ccfg, resume=True)  # a finished run is a no-op
         adapters[name] = str(_served_checkpoint(out, section.adapter))
-        summaries.append(read_json(out / "summary.json"))
+        summaries.append(read_json(out / results.SUMMARY))
     fit.router.adapters = adapters
     save_router(fit.router, fit.dir)
     save_router(fit.router, run_dir / "router")
     config = cfg.model_dump(mode="json") | {"kspecialist": {"k": fit.k, "embedder": section.embedder,
                                                            "cluster_steps": steps}}
     write_text(run_dir / "config.yaml", yaml.safe_dump(config, sort_keys=False))
-    write_json(run_dir / "summary.json", _total(summaries))
+    write_json(run_dir / results.SUMMARY, results.check(results.TrainSummary, _total(summaries), run_dir / results.SUMMARY))
     return adapters
 
 
 def _served_checkpoint(run_dir: Path, which: str) -> Path:
-    index = [c for c in read_json(run_dir / "checkpoints.json") if (run_dir / Path(c["path"]).name).exists()]
+    index = [c for c in read_json(run_dir / results.CHECKPOINTS) if (run_dir / Path(c["path"]).name).exists()]
     if not index:
         raise LoralabError(f"{run_dir}: no checkpoint to serve")
     if which == "best_val" and any(c.get("val_loss") is not None for c in index):
@@ -200,11 +185,10 @@ def _total(summaries: list[dict]) -> dict:
 
 def evaluate_routed(fits, cfg: RunConfig, root: Path) -> None:
     """Base + every K's routed system on cfg.eval.tasks, from one base model with all adapters."""
-    from loralab.eval.generate import BASE, GenRequest, chat_params, make_generator
     from loralab.eval.sweep import (
         System,
-        _chat,
         best_system,
+        chat_mode,
         check_all,
         load_task,
         sampling_of,
@@ -212,20 +196,23 @@ def evaluate_routed(fits, cfg: RunConfig, root: Path) -> None:
         task_name,
         task_problems,
     )
+    from loralab.inference.generate import BASE, GenRequest, chat_params, make_generator
     from loralab.io import write_jsonl
 
-    todo = [f for f in fits if not (root / "runs" / f"k{f.k}" / "eval" / "summary.json").exists()]
+    # the single-run sweep's rule: a K is skipped only when it finished with these model and
+    # eval settings; another task list, limit or sampling re-evaluates (generations are cached)
+    todo = [f for f in fits if not evaluation_finished(results.eval_dir(results.run_dir(root, f"k{f.k}")), cfg)]
     if not todo:
-        return  # every K evaluated: re-running is a no-op
+        return  # every K evaluated with these settings: re-running is a no-op
     adapters = {n: p for f in todo for n, p in f.router.adapters.items()}
     gen = make_generator(cfg.model.model_copy(update={"adapter": None}), backend=cfg.eval.backend, adapters=adapters,
                          endpoint=cfg.eval.endpoint, batch_size=cfg.eval.batch_size,
-                         cache=root / "cache" / "generations.jsonl")
+                         cache=results.study_cache(root))
     records: dict[int, list[dict]] = {f.k: [] for f in todo}
     for spec in cfg.eval.tasks:
         task = load_task(spec, cfg.eval.task_options)
         problems = task_problems(task, cfg.eval.limit)
-        chat = _chat(task, gen, None)
+        chat = chat_mode(task, gen, None)
         base = [task.request(p, chat=chat) for p in problems]
         reqs = [GenRequest(prompt=r.prompt, messages=r.messages, adapter=BASE, key=f"base:{r.key}") for r in base]
         for f in todo:
@@ -241,18 +228,20 @@ def evaluate_routed(fits, cfg: RunConfig, root: Path) -> None:
             records[f.k] += [r for r in checked if r["system"] == "base"]
             records[f.k] += [r | {"system": ROUTED} for r in checked if r["system"] == f"k{f.k}"]
     for f in todo:
-        run = root / "runs" / f"k{f.k}"
-        steps = read_json(run / "summary.json").get("steps") or 0
+        run = results.run_dir(root, f"k{f.k}")
+        out = results.eval_dir(run)
+        steps = read_json(run / results.SUMMARY).get("steps") or 0
         systems = [System("base", 0, None), System(ROUTED, steps, str(run / "router"))]
         names = [task_name(t) for t in cfg.eval.tasks]
         summary = summarise(records[f.k], systems, names, cfg.eval.k, cfg.train.seed)
         select_on = cfg.eval.select_on or names[0]
         write_routing(f, run)
-        write_jsonl(run / "eval" / "samples.jsonl", records[f.k])
-        save_config(cfg, run / "eval")
-        write_json(run / "eval" / "summary.json", {
-            "systems": summary, "select_on": select_on, "report_on": cfg.eval.report_on or names[-1],
-            "best": best_system(summary, select_on)})
+        write_jsonl(out / results.SAMPLES, records[f.k])
+        save_config(cfg, out)
+        written = {"systems": summary, "select_on": select_on, "report_on": cfg.eval.report_on or names[-1],
+                   "best": best_system(summary, select_on)}
+        write_json(out / results.SUMMARY, results.check(results.EvalSummary, written, out / results.SUMMARY))
+        write_meta(out, stage="eval", seed=cfg.train.seed)  # last: marks the evaluation finished
 
 
 def write_routing(fit, run_dir: Path) -> Path:
@@ -266,6 +255,6 @@ def write_routing(fit, run_dir: Path) -> Path:
     # the prompt as a served request carries it: the instruction (and input) plus the request line
     prompts = [fenced_request_text(q) for q in questions]
     acc = routing_accuracy(fit.router, questions, prompts)
-    return write_json(run_dir / "routing.json", {
-        "k": fit.k, "embedder": fit.router.embedder, "sizes": {s: fit.split_sizes[s] for s in SPLITS},
-        "heldout_rows": len(held), "routing_accuracy": None if acc != acc else acc})
+    routing = {"k": fit.k, "embedder": fit.router.embedder, "sizes": {s: fit.split_sizes[s] for s in SPLITS},
+               "heldout_rows": len(held), "routing_accuracy": None if acc != acc else acc}
+    return write_json(run_dir / results.ROUTING, results.check(results.RoutingSummary, routing, run_dir / results.ROUTING))

@@ -11,10 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from loralab.errors import LoralabError, missing_extra
-from loralab.eval.generate import (
+from loralab.inference.generate import (
     BASE,
     RESERVED,
     GenRequest,
+    OnText,
     Router,
     SamplingParams,
     check_request,
@@ -22,6 +23,7 @@ from loralab.eval.generate import (
     cut_at_stop,
     dir_identity,
     model_identity,
+    report_done,
     route_adapters,
 )
 
@@ -37,6 +39,8 @@ def _import_vllm():
 
 class VLLMGenerator:
     """Generator over vllm.LLM; `adapters` maps name -> PEFT adapter directory."""
+
+    streams = False
 
     def __init__(self, model: str, adapters: dict[str, str | Path] | None = None, *, router: Router | None = None,
                  identity: str | None = None, max_lora_rank: int = 64, **llm_kwargs):
@@ -86,7 +90,8 @@ class VLLMGenerator:
             return req.prompt
         return self.tok.apply_chat_template(list(req.messages), tokenize=False, add_generation_prompt=True)
 
-    def generate(self, requests: list[GenRequest], params: SamplingParams) -> list[list[str]]:
+    def generate(self, requests: list[GenRequest], params: SamplingParams,
+                 on_text: OnText | None = None) -> list[list[str]]:
         vllm, _ = _import_vllm()
         params.check()
         names = route_adapters(requests, self.router, set(self.adapters), self.default_adapter)
@@ -96,4 +101,4 @@ class VLLMGenerator:
         loras = [None if n == BASE else self._LoRARequest(n, self._ids[n], self.adapters[n]) for n in names]
         outs = self.llm.generate([self.render(r) for r in requests], sp, lora_request=loras, use_tqdm=False)
         cut = cut_after_code_block if params.stop_after_code_block else (lambda t: t)
-        return [[cut(cut_at_stop(c.text, params.stop)) for c in o.outputs] for o in outs]
+        return report_done([[cut(cut_at_stop(c.text, params.stop)) for c in o.outputs] for o in outs], on_text)

@@ -21,7 +21,7 @@ from safetensors.torch import load_file
 
 from loralab.errors import LoralabError
 from loralab.io import read_json, read_jsonl
-from loralab.study import load_study, run_study
+from loralab.studies.matrix import load_study, run_study
 
 
 def write_study(path: Path, tiny_model_dir: Path, out: Path) -> Path:

@@ -1,0 +1,128 @@
+"""The one thread that runs the model: takes every job waiting (dynamic batching), groups
+them by sampling parameters and runs each group as one batched `generate` call; streamed
+jobs get their text as it decodes. The model is only ever touched by this thread.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+
+from loralab.inference.generate import GenRequest, SamplingParams, stream_safe
+from loralab.serve.protocol import BadRequest, ServeOptions
+
+
+@dataclass
+class Job:
+    requests: list[GenRequest]
+    params: SamplingParams
+    streaming: bool = False
+    deadline: float = 0.0
+    result: list[list[str]] | None = None
+    error: Exception | None = None
+    cancelled: bool = False
+    done: threading.Event = field(default_factory=threading.Event)
+    deltas: queue.Queue = field(default_factory=queue.Queue)   # (choice index, new text) while streaming
+    sent: dict[int, str] = field(default_factory=dict)         # choice index -> text already streamed
+
+    def choice(self, i: int, j: int) -> int:
+        return i * self.params.n + j
+
+    def on_text(self, i: int, j: int, text: str) -> None:
+        """Partial text of (request i, sample j): queue the part that is safe to show."""
+        c = self.choice(i, j)
+        safe, prev = stream_safe(text, self.params.stop), self.sent.get(c, "")
+        if len(safe) > len(prev) and safe.startswith(prev):
+            self.sent[c] = safe
+            self.deltas.put((c, safe[len(prev):]))
+
+
+class Worker(threading.Thread):
+    """The one thread that runs the model: drains the queue, batches, dispatches results."""
+
+    def __init__(self, generator, opts: ServeOptions):
+        super().__init__(name="loralab-generate", daemon=True)
+        self.generator, self.opts = generator, opts
+        # Bounded by `pending` (jobs whose clients still wait), not by queue length: a job whose
+        # client timed out frees its slot at once instead of blocking the queue until dequeued.
+        self.jobs: queue.Queue = queue.Queue()
+        self.pending = 0
+        self._lock = threading.Lock()
+        self.streams = generator.streams
+
+    def submit(self, job: Job) -> None:
+        """Queue a job, or 503 when queue_size jobs already wait or run for connected clients."""
+        with self._lock:
+            if self.pending >= self.opts.queue_size:
+                raise BadRequest(503, f"server busy: {self.pending} requests already queued; retry shortly",
+                                 code="server_busy")
+            self.pending += 1
+        self.jobs.put(job)
+
+    def release(self) -> None:
+        """The client of a job has its answer or gave up: its slot is free (even if it still runs)."""
+        with self._lock:
+            self.pending -= 1
+
+    def stop(self) -> None:
+        self.jobs.put(None)
+
+    def run(self) -> None:
+        while (first := self.jobs.get()) is not None:
+            batch = self._drain(first)
+            stop = None in batch
+            for params, jobs in _group_by_params([j for j in batch if j is not None and not j.cancelled]):
+                self._run_group(params, jobs)
+            if stop:
+                return
+
+    def _drain(self, first: Job) -> list[Job | None]:
+        """The first job plus every job that arrives within the batching window."""
+        batch = [first]
+        time.sleep(self.opts.batch_wait_s)
+        while True:
+            try:
+                batch.append(self.jobs.get_nowait())
+            except queue.Empty:
+                return batch
+
+    def _run_group(self, params: SamplingParams, jobs: list[Job]) -> None:
+        """Generate for jobs sharing params, at most max_batch rows per call; isolate a failing job."""
+        rows_per_job = [len(j.requests) * params.n for j in jobs]
+        start = 0
+        while start < len(jobs):
+            end, rows = start + 1, rows_per_job[start]
+            while end < len(jobs) and rows + rows_per_job[end] <= self.opts.max_batch:
+                rows, end = rows + rows_per_job[end], end + 1
+            self._run_jobs(params, jobs[start:end])
+            start = end
+
+    def _run_jobs(self, params: SamplingParams, jobs: list[Job]) -> None:
+        requests = [r for j in jobs for r in j.requests]
+        owner = [(j, i) for j in jobs for i in range(len(j.requests))]  # global request index -> (job, local)
+        kwargs = {}
+        if self.streams and any(j.streaming for j in jobs):
+            kwargs["on_text"] = lambda g, s, text: owner[g][0].on_text(owner[g][1], s, text) if owner[g][0].streaming else None
+        try:
+            outs = self.generator.generate(requests, params, **kwargs)
+        except Exception as e:  # noqa: BLE001 - a failing batch must never kill the worker
+            if len(jobs) > 1:  # one bad request must not fail its batch-mates: retry each alone
+                for j in jobs:
+                    self._run_jobs(params, [j])
+                return
+            jobs[0].error = e
+            jobs[0].done.set()
+            return
+        pos = 0
+        for j in jobs:
+            j.result, pos = outs[pos:pos + len(j.requests)], pos + len(j.requests)
+            j.done.set()
+
+
+def _group_by_params(jobs: list[Job]) -> list[tuple[SamplingParams, list[Job]]]:
+    groups: dict[SamplingParams, list[Job]] = {}
+    for j in jobs:
+        groups.setdefault(j.params, []).append(j)
+    return list(groups.items())

@@ -1,0 +1,1 @@
+"""Study runners: a matrix of runs and the K-specialist study."""

@@ -22,8 +22,8 @@ from pathlib import Path
 from loralab import results
 from loralab.config import ModelConfig, RunConfig, load_config, save_config
 from loralab.errors import LoralabError
-from loralab.inference.generate import BASE, GenRequest, SamplingParams, chat_params
 from loralab.eval.targets import System, run_config_of, systems_for, systems_of  # noqa: F401  (public here too)
+from loralab.inference.generate import BASE, GenRequest, SamplingParams, chat_params
 from loralab.io import read_json, read_jsonl, write_json, write_jsonl, write_meta
 
 

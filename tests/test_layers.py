@@ -23,7 +23,7 @@ LAYERS: list[set[str]] = [
     {"train", "eval", "curate", "serve", "doctor"},
     {"inference", "route", "analysis"},
     {"data"},
-    {"models", "config", "io", "results", "errors", "embed"},
+    {"models", "config", "io", "results", "errors", "embed", "inputs"},
 ]
 BOTTOM = LAYERS[-1]
 

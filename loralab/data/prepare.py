@@ -42,7 +42,7 @@ from loralab.io import atomic_dir, read_json, versions, write_json, write_jsonl
 if TYPE_CHECKING:
     from loralab.config import ModelConfig
 
-PREPARE_VERSION = 1  # bump when the same input and config would give different files
+PREPARE_VERSION = 2  # bump when the same input and config would give different files
 SPLITS = ("train", "validation", "test")
 SPLIT_NAMES = {"train": "train", "training": "train", "validation": "validation", "valid": "validation",
                "val": "validation", "dev": "validation", "test": "test", "testing": "test"}

@@ -7,6 +7,7 @@ from realdata import shared_file
 
 from loralab.config import DataConfig, ModelConfig
 from loralab.data import sources
+from loralab.data.formats import tidy_answer
 from loralab.data.prepare import SPLITS, prepare, split_counts
 from loralab.errors import LoralabError
 
@@ -47,7 +48,7 @@ def test_code_alpaca(tmp_path):
     original = json.loads(src.read_text())
     for r in rows["test"]:
         assert r["text"] == r["prompt"] + r["response"] and r["prompt"].endswith("### Response:\n")
-        assert r["response"] == original[int(r["id"].split(":")[1])]["output"].strip()  # no EOS appended
+        assert r["response"] == tidy_answer(original[int(r["id"].split(":")[1])]["output"])  # no EOS appended
     meta = json.loads((tmp_path / "out" / "meta.json").read_text())
     assert meta["inputs"] == {str(src): sources.sha256_file(src)} and meta["counts"] == result.counts
 

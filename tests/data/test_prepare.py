@@ -150,6 +150,21 @@ def test_messages_with_the_chat_template(tmp_path, tiny_model_dir):
     assert f"<|im_start|>user\n{row['instruction']}<|im_end|>" in row["prompt"]
 
 
+def test_auto_template_is_the_chat_template_of_an_instruct_model(tmp_path, tiny_model_dir):
+    """Issue #12: alpaca rows for a model with a chat template are trained on the prompts it is evaluated with."""
+    src = write_jsonl(tmp_path / "a.jsonl", [{"instruction": f"Return {i}.", "output": f"    return {i}\n"}
+                                             for i in range(5)])
+    result = prepare(DataConfig(source=str(src)), tmp_path / "out", model_cfg=ModelConfig(name=str(tiny_model_dir)))
+    row = read_rows(tmp_path / "out", "train")[0]
+    assert result.template == "chat" and row["prompt"].endswith("<|im_end|>\n<|im_start|>assistant\n")
+    assert row["response"].startswith("    return ")  # the answer keeps its indentation
+    meta = json.loads((tmp_path / "out" / "meta.json").read_text())
+    assert meta["template"] == "chat" and meta["template_source"]["chat_template_sha256"]
+    plain = prepare(DataConfig(source=str(src)), tmp_path / "no-chat",
+                    model_cfg=ModelConfig(name=str(tiny_model_dir), chat_template="none"))
+    assert plain.template == "alpaca"
+
+
 # ----------------------------------------------------------------------------- bad input: one error, nothing written
 
 

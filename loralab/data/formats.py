@@ -4,7 +4,8 @@
     dolly              instruction, context (optional), response   databricks-dolly-15k
     prompt_completion  prompt, completion
     messages           messages: [{role, content}, ...]; the last assistant turn is the
-                       response, the turns before it are the prompt
+                       response, the turns before it are the prompt (earlier assistant turns
+                       are learned too unless data.train_on is last_assistant)
     text               text (continued pre-training: no prompt, loss on everything)
     pytasks            task_id, instruction, entry_point, solution, tests, topic (optional)
                        the bundled Python tasks; the reference solution is the response

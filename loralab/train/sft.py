@@ -191,7 +191,8 @@ class Recipe:
         return ckpt
 
     def _check_same_config(self) -> None:
-        saved = _flatten(read_yaml(self.run_dir / "config.yaml"))
+        # A key added to the config after the run started (data.train_on) reads as its default.
+        saved = {**_flatten(RunConfig().model_dump(mode="json")), **_flatten(read_yaml(self.run_dir / "config.yaml"))}
         now = _flatten(self.cfg.model_dump(mode="json"))
         changed = sorted(k for k in saved.keys() | now.keys()
                          if saved.get(k) != now.get(k) and k.startswith(FIXED_ON_RESUME))
@@ -226,6 +227,10 @@ class Recipe:
 
     def _prepare(self) -> Path:
         out = self.run_dir / "data"
+        if self.ckpt is not None and (out / "meta.json").is_file():
+            # Resume trains on the very rows it started with, even if a newer loralab would now
+            # prepare them otherwise (PREPARE_VERSION, the template `auto` picks).
+            return out
         if self.is_main:
             from loralab.data.prepare import prepare
 

@@ -46,8 +46,13 @@ class DataConfig(_Section):
     field_map: dict[str, str] = Field(
         default_factory=dict, description="Rename source fields {source_name: format_name}, e.g. {question: instruction}.")
     template: Literal["auto", "alpaca", "dolly", "plain", "chat"] = Field(
-        "auto", description="Prompt template: alpaca, dolly, plain, chat (the model's chat template); "
-                            "auto: dolly for dolly rows, plain for prompt/completion, chat for messages, else alpaca.")
+        "auto", description="Prompt template: alpaca, dolly, plain, chat (the model's chat template); auto: chat when "
+                            "the model has a chat template (not for prompt_completion: plain, nor text), else dolly for "
+                            "dolly rows, plain for prompt/completion, chat for messages, alpaca otherwise. Recorded with "
+                            "every checkpoint; `loralab eval` prompts the same way.")
+    train_on: Literal["all_assistant", "last_assistant"] = Field(
+        "all_assistant", description="Chat rows (messages): the loss covers every assistant turn (its content and "
+        "end-of-turn token), as TRL and Axolotl do; last_assistant: only the final one. Never system or user turns.")
     hub_split: str | None = Field(None, description="Hub split to read (e.g. 'train'); None reads all splits.")
     use_predefined_splits: bool = Field(False, description="Keep the source's own train/validation/test splits.")
     seed: int = Field(42, ge=0, description="Seed of the global shuffle before splitting.")
@@ -120,6 +125,10 @@ class EvalConfig(_Section):
     top_p: float = Field(0.95, gt=0, le=1, description="Nucleus sampling (only when temperature > 0).")
     max_new_tokens: int = Field(512, ge=1, description="Longest completion, in tokens.")
     batch_size: int = Field(8, ge=1, description="Prompts decoded together.")
+    template: Literal["auto", "chat", "completion", "alpaca", "dolly", "plain"] = Field(
+        "auto", description="How code-task prompts are written: auto: as the run's checkpoints were trained (the "
+        "template in their loralab.json), else the model's chat template if it has one, else completion (the task's "
+        "raw code prompt). Forcing another than the trained one prints a warning.")
     backend: Literal["transformers", "vllm", "openai"] = Field(
         "transformers", description="Generation backend of `loralab eval` and studies; openai evaluates a model "
                                     "behind eval.endpoint, not a run's checkpoints.")

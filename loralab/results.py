@@ -106,6 +106,7 @@ class EvalSummary(_Result):
     select_on: str | None = None
     report_on: str | None = None
     best: Best | None = None
+    prompt_template: str | None = None  # the prompt style every system was asked in (eval.template / trained)
 
 
 class Comparison(_Result):

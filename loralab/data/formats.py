@@ -4,7 +4,8 @@
     dolly              instruction, context (optional), response   databricks-dolly-15k
     prompt_completion  prompt, completion
     messages           messages: [{role, content}, ...]; the last assistant turn is the
-                       response, the turns before it are the prompt
+                       response, the turns before it are the prompt (earlier assistant turns
+                       are learned too unless data.train_on is last_assistant)
     text               text (continued pre-training: no prompt, loss on everything)
     pytasks            task_id, instruction, entry_point, solution, tests, topic (optional)
                        the bundled Python tasks; the reference solution is the response
@@ -13,10 +14,18 @@
 dataset with `question`/`answer` columns is alpaca with {question: instruction,
 answer: output}. Structural problems (missing field, wrong type) are errors naming the
 row; content problems (an empty response) are drop reasons, counted and reported.
+
+Whitespace (issue #12): what a user asks (instruction, input, context, prompt, user and
+system turns) is stripped; what the model learns to write (output, response, completion,
+assistant turns, raw text, pytasks solutions) keeps its indentation and inner whitespace,
+because in code it is syntax: a HumanEval-style completion `"    return x + 1\n"` stripped
+to `return x + 1` is a syntax error after its prompt. Only leading blank lines go, and
+trailing whitespace becomes one newline if it held one (see `tidy_answer`).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -43,7 +52,8 @@ class Example:
     instruction: str  # alpaca/dolly/pytasks instruction, the prompt of prompt_completion, the last user turn
     input: str = ""  # alpaca input / dolly context
     response: str = ""
-    turns: list[dict[str, str]] | None = None  # messages: the conversation before the response
+    turns: list[dict[str, str]] | None = None  # messages: the conversation before the response (may hold
+    # earlier assistant turns, which the trainer also learns unless data.train_on is last_assistant)
     extra: dict[str, Any] = field(default_factory=dict)  # pytasks: task_id, entry_point, tests, topic
 
 
@@ -68,23 +78,24 @@ def detect_format(row: RawRow, field_map: dict[str, str]) -> str:
 
 
 def to_example(row: RawRow, fmt: str, field_map: dict[str, str]) -> Example:
-    """Check the row's fields for `fmt` and normalise them (whitespace stripped)."""
+    """Check the row's fields for `fmt` and normalise their whitespace (see the module docstring)."""
     fields = rename_fields(row.fields, field_map)
     for key in REQUIRED[fmt]:
         if key not in fields:
             raise LoralabError(f"{row.where}: {_missing(key, fmt, field_map)}")
-    get = partial(_text_field, fields, row.where)  # get(key) -> stripped text
+    get = partial(_text_field, fields, row.where)  # get(key) -> stripped text (what a user asks)
+    answer = partial(_text_field, fields, row.where, answer=True)  # answer(key) -> indentation kept
     if fmt == "messages":
         return _from_messages(row, fields["messages"])
     if fmt == "text":
-        return Example(row.id, row.where, "", response=get("text"))
+        return Example(row.id, row.where, "", response=answer("text"))
     if fmt == "prompt_completion":
-        return Example(row.id, row.where, get("prompt"), response=get("completion"))
+        return Example(row.id, row.where, get("prompt"), response=answer("completion"))
     if fmt == "dolly":
-        return Example(row.id, row.where, get("instruction"), get("context"), get("response"))
+        return Example(row.id, row.where, get("instruction"), get("context"), answer("response"))
     if fmt == "pytasks":
-        return _from_pytask(row, get, fields)
-    return Example(row.id, row.where, get("instruction"), get("input"), get("output"))
+        return _from_pytask(row, get, answer, fields)
+    return Example(row.id, row.where, get("instruction"), get("input"), answer("output"))
 
 
 def drop_reason(ex: Example, fmt: str) -> str | None:
@@ -104,17 +115,31 @@ def _missing(key: str, fmt: str, field_map: dict[str, str]) -> str:
             f"rename yours with --field {key}=YOUR_FIELD)")
 
 
-def _text_field(fields: dict[str, Any], where: str, key: str) -> str:
-    return _as_text(fields.get(key), where, key)
+def _text_field(fields: dict[str, Any], where: str, key: str, answer: bool = False) -> str:
+    return _as_text(fields.get(key), where, key, answer)
 
 
-def _as_text(value: Any, where: str, key: str) -> str:
-    """Stripped text: absent or null -> "", anything but a string -> error."""
+def _as_text(value: Any, where: str, key: str, answer: bool = False) -> str:
+    """Absent or null -> "", anything but a string -> error; else stripped (asks) or tidied (answers)."""
     if value is None:
         return ""
     if not isinstance(value, str):
         raise LoralabError(f"{where}: field '{key}' must be a string, got {type(value).__name__} ({value!r:.60})")
-    return value.strip()
+    return tidy_answer(value) if answer else value.strip()
+
+
+_LEADING_BLANK_LINES = re.compile(r"\A(?:[ \t]*\r?\n)+")
+
+
+def tidy_answer(text: str) -> str:
+    """Text the model learns to write, with only the whitespace that is never meaningful removed.
+
+    Leading blank lines go, the first line's indentation stays ("    return x + 1" is a
+    function body); inner whitespace stays; trailing whitespace becomes a single newline
+    when it held one, else nothing. A whitespace-only answer becomes "" (and is dropped).
+    """
+    body = _LEADING_BLANK_LINES.sub("", text).rstrip()
+    return body + "\n" if body and "\n" in text[len(text.rstrip()):] else body
 
 
 FENCED_REQUEST = "Answer with the complete Python code in a single ```python fenced block."
@@ -128,18 +153,19 @@ def fenced_request_text(instruction: str) -> str:
 
 
 def fenced_python(code: str) -> str:
-    return f"```python\n{code.strip()}\n```"
+    return f"```python\n{tidy_answer(code).rstrip()}\n```"
 
 
-def _from_pytask(row: RawRow, get: Callable[[str], str], fields: dict[str, Any]) -> Example:
+def _from_pytask(row: RawRow, get: Callable[[str], str], answer: Callable[[str], str],
+                 fields: dict[str, Any]) -> Example:
     """A bundled task trains on exactly the prompt its evaluation asks (the instruction plus the
     fenced-block request) and answers it the way the answer is extracted (one fenced block)."""
     tests = fields["tests"]
     if not isinstance(tests, list) or not all(isinstance(t, str) for t in tests):
         raise LoralabError(f"{row.where}: field 'tests' must be a list of assert strings, got {tests!r:.60}")
     extra = {"task_id": get("task_id"), "entry_point": get("entry_point"), "tests": tests, "topic": get("topic"),
-             "solution": get("solution")}
-    return Example(row.id, row.where, fenced_request_text(get("instruction")), response=fenced_python(get("solution")),
+             "solution": answer("solution")}
+    return Example(row.id, row.where, fenced_request_text(get("instruction")), response=fenced_python(answer("solution")),
                    extra=extra)
 
 
@@ -165,5 +191,6 @@ def _turns(where: str, messages: Any) -> list[dict[str, str]]:
     for i, turn in enumerate(messages):
         if not isinstance(turn, dict) or not isinstance(turn.get("role"), str):
             raise LoralabError(f"{where}: messages[{i}] must be an object with a string 'role', got {turn!r:.60}")
-        turns.append({"role": turn["role"], "content": _as_text(turn.get("content"), where, f"messages[{i}].content")})
+        content = _as_text(turn.get("content"), where, f"messages[{i}].content", answer=turn["role"] == "assistant")
+        turns.append({"role": turn["role"], "content": content})
     return turns

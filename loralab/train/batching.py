@@ -87,6 +87,11 @@ def shifted_targets(ids: Sequence[int], first_supervised: int) -> tuple[int, ...
     return tuple(ids[j + 1] if j + 1 >= start else IGNORE for j in range(len(ids) - 1)) + (IGNORE,)
 
 
+def masked_targets(ids: Sequence[int], supervised: Sequence[bool]) -> tuple[int, ...]:
+    """targets[j] = ids[j+1] where position j+1 is supervised, else IGNORE (position 0 never is)."""
+    return tuple(ids[j + 1] if supervised[j + 1] else IGNORE for j in range(len(ids) - 1)) + (IGNORE,)
+
+
 def _texts(rows: list[dict], key: str, split: str) -> list[str]:
     out = []
     for i, row in enumerate(rows, start=1):
@@ -99,31 +104,67 @@ def _texts(rows: list[dict], key: str, split: str) -> list[str]:
     return out
 
 
-def tokenize_instruction(rows: list[dict], tok, max_seq_len: int, split: str = "train"
-                         ) -> tuple[list[Example], TokenizeReport]:
-    """prompt + response + EOS; only the response and the EOS are supervised.
+def tokenize_instruction(rows: list[dict], tok, max_seq_len: int, split: str = "train",
+                         all_assistant: bool = True) -> tuple[list[Example], TokenizeReport]:
+    """prompt + response + EOS; the response and the EOS are supervised, and with `all_assistant`
+    the earlier assistant turns a chat row's `assistant_spans` mark inside the prompt.
 
-    Prompt and response are tokenised apart, as at inference the prompt is tokenised alone and
-    the model continues it; a prompt already starting with the BOS text gets no second BOS.
+    Every piece (prompt text, earlier assistant turn, response) is tokenised apart, as at
+    inference the prompt is tokenised alone and the model continues it; a prompt already
+    starting with the BOS text gets no second BOS.
     """
     prompts, responses = _texts(rows, "prompt", split), _texts(rows, "response", split)
-    prefix, eos = bos_prefix(tok), tok.eos_token_id
-    p_ids = tok(prompts, add_special_tokens=False).input_ids
+    pieces = [_prompt_pieces(row, text, split, i, all_assistant) for i, (row, text) in
+              enumerate(zip(rows, prompts, strict=True), start=1)]
+    flat = [text for row_pieces in pieces for text, _ in row_pieces]
+    flat_ids = iter(tok(flat, add_special_tokens=False).input_ids if flat else [])
     r_ids = tok(responses, add_special_tokens=False).input_ids
+    prefix, eos = bos_prefix(tok), tok.eos_token_id
     report, examples = TokenizeReport(rows=len(rows)), []
-    for row, text, p, r in zip(rows, prompts, p_ids, r_ids, strict=True):
-        head = ([] if tok.bos_token and text.startswith(tok.bos_token) else prefix) + p
-        ids = head + r + [eos]
+    for row, text, row_pieces, r in zip(rows, prompts, pieces, r_ids, strict=True):
+        bos = [] if tok.bos_token and text.startswith(tok.bos_token) else prefix
+        ids, mask = list(bos), [False] * len(bos)
+        for _, trained in row_pieces:
+            piece = next(flat_ids)
+            ids += piece
+            mask += [trained] * len(piece)
+        ids, mask = ids + r + [eos], mask + [True] * (len(r) + 1)
         row_id = str(row.get("id", len(examples)))
-        if len(head) >= max_seq_len:
+        if not any(mask[1:max_seq_len]):
             report.no_supervised.append(row_id)
             continue
         if len(ids) > max_seq_len:
             report.eos_truncated.append(row_id)
-            ids = ids[:max_seq_len]
-        examples.append(Example(tuple(ids), shifted_targets(ids, len(head))))
+            ids, mask = ids[:max_seq_len], mask[:max_seq_len]
+        examples.append(Example(tuple(ids), masked_targets(ids, mask)))
     report.examples = len(examples)
     return examples, report
+
+
+def _prompt_pieces(row: dict, prompt: str, split: str, line: int, all_assistant: bool) -> list[tuple[str, bool]]:
+    """(text, supervised) pieces of a prompt, cut at its `assistant_spans`; empty pieces left out."""
+    spans = (row.get("assistant_spans") or []) if all_assistant else []
+    if not _valid_spans(spans, len(prompt)):
+        raise LoralabError(f"{split}.jsonl line {line}: 'assistant_spans' must be sorted, non-overlapping "
+                           f"[start, end] pairs inside the prompt (length {len(prompt)}), got {spans!r:.80}")
+    out, at = [], 0
+    for start, end in spans:
+        out += [(prompt[at:start], False), (prompt[start:end], True)]
+        at = end
+    out.append((prompt[at:], False))
+    return [(text, trained) for text, trained in out if text]
+
+
+def _valid_spans(spans, length: int) -> bool:
+    if not isinstance(spans, list):
+        return False
+    at = 0
+    for span in spans:
+        if not (isinstance(span, list) and len(span) == 2 and all(isinstance(x, int) for x in span)
+                and at <= span[0] < span[1] <= length):
+            return False
+        at = span[1]
+    return True
 
 
 def tokenize_cpt(rows: list[dict], tok, max_seq_len: int, split: str = "train") -> tuple[list[Example], TokenizeReport]:
@@ -145,9 +186,11 @@ def tokenize_cpt(rows: list[dict], tok, max_seq_len: int, split: str = "train") 
     return examples, report
 
 
-def tokenize(rows: list[dict], tok, objective: str, max_seq_len: int, split: str = "train"):
-    fn = tokenize_instruction if objective == "instruction" else tokenize_cpt
-    return fn(rows, tok, max_seq_len, split)
+def tokenize(rows: list[dict], tok, objective: str, max_seq_len: int, split: str = "train",
+             all_assistant: bool = True):
+    if objective == "instruction":
+        return tokenize_instruction(rows, tok, max_seq_len, split, all_assistant)
+    return tokenize_cpt(rows, tok, max_seq_len, split)
 
 
 # ----------------------------------------------------------------------------- the plan

@@ -192,7 +192,8 @@ class Recipe:
         return ckpt
 
     def _check_same_config(self) -> None:
-        saved = _flatten(read_yaml(self.run_dir / "config.yaml"))
+        # A key added to the config after the run started (data.train_on) reads as its default.
+        saved = {**_flatten(RunConfig().model_dump(mode="json")), **_flatten(read_yaml(self.run_dir / "config.yaml"))}
         now = _flatten(self.cfg.model_dump(mode="json"))
         changed = sorted(k for k in saved.keys() | now.keys()
                          if saved.get(k) != now.get(k) and k.startswith(FIXED_ON_RESUME))
@@ -227,6 +228,10 @@ class Recipe:
 
     def _prepare(self) -> Path:
         out = self.run_dir / "data"
+        if self.ckpt is not None and (out / "meta.json").is_file():
+            # Resume trains on the very rows it started with, even if a newer loralab would now
+            # prepare them otherwise (PREPARE_VERSION, the template `auto` picks).
+            return out
         if self.is_main:
             from loralab.data.prepare import prepare
 
@@ -240,8 +245,8 @@ class Recipe:
         path = self.data_dir / f"{split}.jsonl"
         if not path.is_file():
             return [], TokenizeReport()
-        examples, report = tokenize(read_jsonl(path), self.tok, self.cfg.train.objective,
-                                    self.cfg.train.max_seq_len, split)
+        examples, report = tokenize(read_jsonl(path), self.tok, self.cfg.train.objective, self.cfg.train.max_seq_len,
+                                    split, all_assistant=self.cfg.data.train_on == "all_assistant")
         for warning in report.warnings(split, self.cfg.train.max_seq_len):
             self.say(f"[yellow]warning:[/yellow] {warning}")
         return examples, report
@@ -485,7 +490,7 @@ class Recipe:
                  "train_loss": st.last_train_loss, "val_loss": st.last_val_loss if st.last_val_step == st.step else None,
                  "path": f"checkpoint-{st.step}"}
         info = {"base_model": self.cfg.model.name, "method": self.cfg.adapter.method,
-                "objective": self.cfg.train.objective, "prompt_template": self._prompt_template(),
+                "objective": self.cfg.train.objective, **self._prompt_record(),
                 "chat_template": bool(getattr(self.tok, "chat_template", None)), "step": st.step, "entry": entry}
         checkpoints.save(self.run_dir, st.step, rank=self.rank, barrier=self.accelerator.wait_for_everyone,
                                 write_weights=self._write_weights, tokenizer=self.tok, info=info,
@@ -509,9 +514,12 @@ class Recipe:
 
             save_adapter(acc.unwrap_model(self.model), out, state_dict=state_dict, initial=self.initial)
 
-    def _prompt_template(self) -> str:
-        meta = self.data_dir / "meta.json"
-        return read_json(meta).get("template", self.cfg.data.template) if meta.is_file() else self.cfg.data.template
+    def _prompt_record(self) -> dict:
+        """How the prompts were written (`loralab eval` reads it back to prompt the same way, issue #12)."""
+        meta_file = self.data_dir / "meta.json"
+        meta = read_json(meta_file) if meta_file.is_file() else {}
+        return {"prompt_template": meta.get("template", self.cfg.data.template),
+                "data_format": meta.get("format", self.cfg.data.format), "train_on": self.cfg.data.train_on}
 
     def _plot(self) -> None:
         from loralab.train.charts import plot_loss

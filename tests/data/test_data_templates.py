@@ -38,6 +38,21 @@ def test_auto_template_follows_the_format(fmt, template):
     assert resolve_template("dolly", "alpaca") == "dolly"
 
 
+@pytest.mark.parametrize("fmt, template", [("alpaca", "chat"), ("pytasks", "chat"), ("dolly", "chat"),
+                                           ("messages", "chat"), ("prompt_completion", "plain"), ("text", "none")])
+def test_auto_takes_the_chat_template_of_a_model_that_has_one(tiny_model_dir, fmt, template):
+    """Issue #12: an instruct model is evaluated through its chat template, so auto trains on it too."""
+    assert resolve_template("auto", fmt, ModelConfig(name=str(tiny_model_dir))) == template
+    assert resolve_template("alpaca", fmt if fmt != "text" else "alpaca", ModelConfig(name=str(tiny_model_dir))) \
+        == "alpaca"  # a template asked for by name is kept
+
+
+def test_auto_without_a_chat_template_follows_the_format(tiny_model_dir):
+    no_chat = ModelConfig(name=str(tiny_model_dir), chat_template="none")
+    assert [resolve_template("auto", f, no_chat) for f in ("alpaca", "dolly", "prompt_completion")] == \
+        ["alpaca", "dolly", "plain"]
+
+
 def test_text_takes_no_template():
     with pytest.raises(LoralabError, match="'alpaca' does not apply to format text"):
         resolve_template("alpaca", "text")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from loralab.data.formats import detect_format, drop_reason, rename_fields, to_example
+from loralab.data.formats import detect_format, drop_reason, rename_fields, tidy_answer, to_example
 from loralab.data.sources import RawRow
 from loralab.errors import LoralabError
 
@@ -43,18 +43,43 @@ def test_field_map_renames_source_columns():
     assert (ex.instruction, ex.response) == ("q", "old")
 
 
-def test_alpaca_and_dolly_are_stripped():
+def test_alpaca_and_dolly_strip_the_ask_and_tidy_the_answer():
     ex = to_example(row({"instruction": " Sort. \n", "input": "\t[3, 1]", "output": "sorted(x)\n\n"}), "alpaca", {})
-    assert (ex.id, ex.instruction, ex.input, ex.response) == ("f.jsonl:6", "Sort.", "[3, 1]", "sorted(x)")
-    ex = to_example(row({"instruction": "Q", "context": None, "response": " A"}), "dolly", {})
-    assert (ex.instruction, ex.input, ex.response) == ("Q", "", "A")
+    assert (ex.id, ex.instruction, ex.input, ex.response) == ("f.jsonl:6", "Sort.", "[3, 1]", "sorted(x)\n")
+    ex = to_example(row({"instruction": "Q", "context": None, "response": "\n\nA.  "}), "dolly", {})
+    assert (ex.instruction, ex.input, ex.response) == ("Q", "", "A.")
+    assert drop_reason(to_example(row({"instruction": "Q", "response": " \n\t\n "}), "dolly", {}), "dolly") \
+        == "empty response"
 
 
-def test_prompt_completion_and_text():
-    ex = to_example(row({"prompt": "def f():", "completion": "    return 1"}), "prompt_completion", {})
-    assert (ex.instruction, ex.response) == ("def f():", "return 1")
-    ex = to_example(row({"text": " some code \n"}), "text", {})
-    assert (ex.instruction, ex.response, drop_reason(ex, "text")) == ("", "some code", None)
+def test_alpaca_code_output_keeps_its_indentation():
+    code = "\n    for x in xs:\n        if x:\n\n            yield x\n\n\n"
+    ex = to_example(row({"instruction": "Filter.", "output": code}), "alpaca", {})
+    assert ex.response == "    for x in xs:\n        if x:\n\n            yield x\n"
+
+
+def test_humaneval_shaped_completion_stays_valid_python():
+    """Issue #12: the completion of a prompt_completion row is a function body; stripping it broke the code."""
+    prompt = 'def inc(x):\n    """Add one."""\n'
+    ex = to_example(row({"prompt": prompt, "completion": "    return x + 1\n"}), "prompt_completion", {})
+    assert ex.response == "    return x + 1\n"
+    from loralab.data.templates import plain
+
+    namespace: dict = {}
+    exec(compile(plain(ex) + ex.response, "<prepared>", "exec"), namespace)  # the prepared text is the program
+    assert namespace["inc"](1) == 2
+
+
+def test_tidy_answer_removes_only_meaningless_whitespace():
+    assert tidy_answer("  x = 1\n  y = 2  \n\n\n") == "  x = 1\n  y = 2\n"
+    assert tidy_answer("\r\n\t\n    pass") == "    pass"
+    assert tidy_answer("a\tb   c") == "a\tb   c"
+    assert tidy_answer("   ") == tidy_answer("\n\n") == ""
+
+
+def test_text_keeps_code_indentation():
+    ex = to_example(row({"text": "\n  some code \n"}), "text", {})
+    assert (ex.instruction, ex.response, drop_reason(ex, "text")) == ("", "  some code\n", None)
 
 
 def test_pytasks_keeps_the_task_fields():
@@ -63,14 +88,14 @@ def test_pytasks_keeps_the_task_fields():
     assert ex.instruction == "Reverse s.\n\nAnswer with the complete Python code in a single ```python fenced block."
     assert ex.response == "```python\n" + PYTASK["solution"].strip() + "\n```"
     assert ex.extra == {"task_id": "pytasks/3", "entry_point": "rev", "tests": PYTASK["tests"], "topic": "strings",
-                        "solution": PYTASK["solution"].strip()}
+                        "solution": PYTASK["solution"]}
     with pytest.raises(LoralabError, match="field 'tests' must be a list of assert strings"):
         to_example(row({**PYTASK, "tests": "assert rev('a') == 'a'"}), "pytasks", {})
 
 
 def test_messages_last_assistant_turn_is_the_response():
     ex = to_example(row({"messages": CHAT}), "messages", {})
-    assert ex.response == "9" and ex.instruction == "Square 3?"
+    assert ex.response == " 9" and ex.instruction == "Square 3?"  # an answer keeps its indentation
     assert [t["role"] for t in ex.turns] == ["system", "user", "assistant", "user"]  # trailing user turn left out
     assert ex.turns[1]["content"] == "Hi"
     lonely = to_example(row({"messages": [{"role": "user", "content": "hi"}]}), "messages", {})

@@ -7,6 +7,7 @@ from realdata import shared_file
 
 from loralab.config import DataConfig, ModelConfig
 from loralab.data import sources
+from loralab.data.formats import tidy_answer
 from loralab.data.prepare import SPLITS, prepare, split_counts
 from loralab.errors import LoralabError
 
@@ -47,7 +48,7 @@ def test_code_alpaca(tmp_path):
     original = json.loads(src.read_text())
     for r in rows["test"]:
         assert r["text"] == r["prompt"] + r["response"] and r["prompt"].endswith("### Response:\n")
-        assert r["response"] == original[int(r["id"].split(":")[1])]["output"].strip()  # no EOS appended
+        assert r["response"] == tidy_answer(original[int(r["id"].split(":")[1])]["output"])  # no EOS appended
     meta = json.loads((tmp_path / "out" / "meta.json").read_text())
     assert meta["inputs"] == {str(src): sources.sha256_file(src)} and meta["counts"] == result.counts
 
@@ -147,6 +148,21 @@ def test_messages_with_the_chat_template(tmp_path, tiny_model_dir):
     assert result.template == "chat" and row["prompt"].endswith("<|im_start|>assistant\n")
     assert row["messages"][-1] == {"role": "assistant", "content": row["response"]}
     assert f"<|im_start|>user\n{row['instruction']}<|im_end|>" in row["prompt"]
+
+
+def test_auto_template_is_the_chat_template_of_an_instruct_model(tmp_path, tiny_model_dir):
+    """Issue #12: alpaca rows for a model with a chat template are trained on the prompts it is evaluated with."""
+    src = write_jsonl(tmp_path / "a.jsonl", [{"instruction": f"Return {i}.", "output": f"    return {i}\n"}
+                                             for i in range(5)])
+    result = prepare(DataConfig(source=str(src)), tmp_path / "out", model_cfg=ModelConfig(name=str(tiny_model_dir)))
+    row = read_rows(tmp_path / "out", "train")[0]
+    assert result.template == "chat" and row["prompt"].endswith("<|im_end|>\n<|im_start|>assistant\n")
+    assert row["response"].startswith("    return ")  # the answer keeps its indentation
+    meta = json.loads((tmp_path / "out" / "meta.json").read_text())
+    assert meta["template"] == "chat" and meta["template_source"]["chat_template_sha256"]
+    plain = prepare(DataConfig(source=str(src)), tmp_path / "no-chat",
+                    model_cfg=ModelConfig(name=str(tiny_model_dir), chat_template="none"))
+    assert plain.template == "alpaca"
 
 
 # ----------------------------------------------------------------------------- bad input: one error, nothing written

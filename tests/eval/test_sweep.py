@@ -19,10 +19,10 @@ from loralab.io import read_json, read_jsonl
 runner = CliRunner()
 
 
-def train_run(tmp_path: Path, model: str, steps: int = 4, save: int = 2) -> Path:
+def train_run(tmp_path: Path, model: str, steps: int = 4, save: int = 2, template: str = "chat") -> Path:
     from loralab.train.sft import train
 
-    cfg = load_config(None, [f"model.name={model}", "data.source=bundled:pytasks", "data.template=chat",
+    cfg = load_config(None, [f"model.name={model}", "data.source=bundled:pytasks", f"data.template={template}",
                              "data.max_rows=40", f"train.out_dir={tmp_path / 'run'}", f"train.max_steps={steps}",
                              f"train.save_steps={save}", "train.batch_size=2", "train.logging_steps=1",
                              "train.max_seq_len=256", "train.eval_max_examples=2"])
@@ -69,6 +69,70 @@ def test_eval_sweeps_base_and_checkpoints_and_marks_the_best(tmp_path, tiny_mode
     res = runner.invoke(app, ["eval", str(run), "--task", "humaneval", "--limit", "2", "--set", "eval.max_new_tokens=8"])
     assert res.exit_code == 0, res.output
     assert read_json(run / "eval" / "summary.json")["systems"][0]["tasks"]["humaneval"]["n_problems"] == 2
+
+
+class Recorder:
+    """A generator that answers every request with one fenced block and keeps the requests it saw."""
+
+    name = "recorder"
+
+    def __init__(self):
+        self.requests, self.params = [], None
+
+    def generate(self, requests, params):
+        self.requests += requests
+        self.params = params
+        return [["```python\ndef f():\n    return 1\n```"] * params.n for _ in requests]
+
+
+def eval_prompts(run: Path, out: Path, monkeypatch, *sets: str) -> tuple[Recorder, dict]:
+    """Evaluate `run` on the pytasks it trained on, through a Recorder; (recorder, summary)."""
+    from loralab.eval import sweep
+
+    recorder = Recorder()
+    monkeypatch.setattr(sweep, "_generators", lambda model_cfg, systems, cfg, cache:
+                        {s.name: (recorder, s.name) for s in systems})
+    cfg = sweep.run_config_of(run, ["eval.tasks=[pytasks]", "eval.limit=3", *sets])
+    cfg.eval.task_options = {"pytasks": {"split_file": str(run / "data" / "train.jsonl")}}
+    return recorder, read_json(sweep.evaluate(run, out, cfg=cfg) / "summary.json")
+
+
+def test_eval_prompts_exactly_as_the_run_was_trained(tmp_path, tiny_model_dir, monkeypatch, capsys):
+    """Issue #12: the template recorded with the checkpoints is read back; base and checkpoint get
+    the very prompt each task was trained on, with no warning."""
+    run = train_run(tmp_path, str(tiny_model_dir), steps=2, save=2, template="alpaca")
+    assert read_json(run / "checkpoint-2" / "loralab.json")["prompt_template"] == "alpaca"
+    trained = {r["task_id"]: r["prompt"] for r in read_jsonl(run / "data" / "train.jsonl")}
+    capsys.readouterr()  # the training's own output
+    recorder, summary = eval_prompts(run, tmp_path / "eval", monkeypatch)
+    assert len(recorder.requests) == 6 and summary["prompt_template"] == "alpaca"  # base + checkpoint-2, 3 tasks
+    for req in recorder.requests:
+        assert req.messages is None and req.prompt == trained[req.key.split(":", 1)[1]]
+    assert recorder.params.stop_after_code_block and not recorder.params.stop  # the answer is a fenced block
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_eval_of_a_chat_trained_run_renders_the_same_chat_prompt(tmp_path, tiny_model_dir, monkeypatch):
+    from loralab.models import load_tokenizer
+
+    run = train_run(tmp_path, str(tiny_model_dir), steps=2, save=2, template="auto")  # auto: the chat template
+    assert read_json(run / "checkpoint-2" / "loralab.json")["prompt_template"] == "chat"
+    trained = {r["task_id"]: r["prompt"] for r in read_jsonl(run / "data" / "train.jsonl")}
+    recorder, _ = eval_prompts(run, tmp_path / "eval", monkeypatch)
+    tok = load_tokenizer(str(tiny_model_dir))
+    for req in recorder.requests:
+        rendered = tok.apply_chat_template(list(req.messages), tokenize=False, add_generation_prompt=True)
+        assert rendered == trained[req.key.split(":", 1)[1]]
+
+
+def test_forcing_another_template_than_the_trained_one_warns_once(tmp_path, tiny_model_dir, monkeypatch, capsys):
+    run = train_run(tmp_path, str(tiny_model_dir), steps=2, save=2, template="alpaca")
+    capsys.readouterr()
+    recorder, summary = eval_prompts(run, tmp_path / "eval", monkeypatch, "eval.template=chat")
+    assert all(req.messages and req.prompt is None for req in recorder.requests) and summary["prompt_template"] == "chat"
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "eval.template is chat" in warnings[0] and "alpaca template" in warnings[0]
+    assert "checkpoint-2/loralab.json" in warnings[0]
 
 
 @pytest.mark.slow

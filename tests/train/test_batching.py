@@ -122,3 +122,83 @@ def test_every_batching_mode_gives_the_same_loss_as_one_example_at_a_time(tiny_m
             batch = collate(examples, mode, tok.pad_token_id)
             assert batch.n_tokens == sum(len(e.input_ids) for e in examples)
             assert loss_sum(model, batch).item() == pytest.approx(alone, rel=1e-5)
+
+
+# ----------------------------------------------------------------------------- multi-turn chat rows (issue #12)
+
+CONVERSATION = [
+    {"role": "system", "content": "You write Python."},
+    {"role": "user", "content": "Say hello."},
+    {"role": "assistant", "content": "Hello."},
+    {"role": "user", "content": "  Body of f, returning 9?\n"},
+    {"role": "assistant", "content": "    return 9\n\n"},  # indented code: kept as it is (one trailing newline)
+    {"role": "user", "content": "And 10?"},
+    {"role": "assistant", "content": "```python\nx = 10\n```"},
+]
+
+
+def prepared_chat(tmp_path, model_dir, train_on="all_assistant") -> list[dict]:
+    import json
+
+    from loralab.config import DataConfig, ModelConfig
+    from loralab.data.prepare import prepare
+
+    src = tmp_path / "chat.jsonl"
+    src.write_text("".join(json.dumps({"messages": CONVERSATION[:n]}) + "\n" for n in (7, 5, 3)))
+    out = tmp_path / f"prepared-{train_on}"
+    prepare(DataConfig(source=str(src), splits=(1.0, 0.0, 0.0), train_on=train_on), out,
+            model_cfg=ModelConfig(name=str(model_dir)))
+    return [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
+
+
+def supervised_spans(tok, ex: Example) -> list[str]:
+    """The supervised targets, grouped into runs of consecutive positions, each run decoded."""
+    runs, last = [], -2
+    for j, t in enumerate(ex.targets):
+        if t == IGNORE:
+            continue
+        if j != last + 1:
+            runs.append([])
+        runs[-1].append(t)
+        last = j
+    return [tok.decode(run) for run in runs]
+
+
+def test_every_assistant_turn_is_learned_and_nothing_of_system_or_user(tmp_path, tiny_model_dir, tok):
+    """The SmolLM2 chat template: each assistant turn's content and its <|im_end|>, and nothing else."""
+    rows = prepared_chat(tmp_path, tiny_model_dir)
+    longest = next(r for r in rows if len(r["messages"]) == 7)
+    examples, _ = tokenize_instruction([longest], tok, 1024)
+    assert supervised_spans(tok, examples[0]) == [
+        "Hello.<|im_end|>", "    return 9\n<|im_end|>", "```python\nx = 10\n```<|im_end|>"]
+    assert [longest["prompt"][s:e] for s, e in longest["assistant_spans"]] == \
+        ["Hello.<|im_end|>", "    return 9\n<|im_end|>"]
+    single = next(r for r in rows if len(r["messages"]) == 3)
+    assert "assistant_spans" not in single  # one assistant turn: the response alone
+
+    last_only, _ = tokenize_instruction([longest], tok, 1024, all_assistant=False)
+    assert supervised_spans(tok, last_only[0]) == ["```python\nx = 10\n```<|im_end|>"]
+    prepared_last = next(r for r in prepared_chat(tmp_path, tiny_model_dir, "last_assistant")
+                         if len(r["messages"]) == 7)
+    assert "assistant_spans" not in prepared_last and prepared_last["prompt"] == longest["prompt"]
+
+
+def test_multi_turn_loss_is_the_same_in_every_batching_mode(tmp_path, tiny_model_dir, tok):
+    import torch
+
+    from loralab.config import ModelConfig
+    from loralab.models import load_model
+    from loralab.train.sft import loss_sum
+
+    model, _ = load_model(ModelConfig(name=str(tiny_model_dir), device="cpu"))
+    examples, _ = tokenize_instruction(prepared_chat(tmp_path, tiny_model_dir) + task_rows(3), tok, 1024)
+    with torch.no_grad():
+        alone = sum(loss_sum(model, collate([e], "packed", tok.pad_token_id)).item() for e in examples)
+        for mode in ("pad", "length_grouped", "packed"):
+            assert loss_sum(model, collate(examples, mode, tok.pad_token_id)).item() == pytest.approx(alone, rel=1e-5)
+
+
+def test_assistant_spans_outside_the_prompt_name_the_line(tok):
+    rows = [{"id": "a", "prompt": "abc", "response": "d", "assistant_spans": [[1, 9]]}]
+    with pytest.raises(LoralabError, match=r"train.jsonl line 1: 'assistant_spans' must be sorted"):
+        tokenize_instruction(rows, tok, 64)

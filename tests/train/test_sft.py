@@ -192,7 +192,10 @@ def test_lora_on_codealpaca_lowers_validation_loss(tmp_path, embedded_dir):
                              "train.eval_max_examples=16", "train.max_seq_len=256"])
     run = train(cfg)
     summary = read_json(run / "summary.json")
-    assert summary["final_val_loss"] < summary["initial_val_loss"] - 0.05, summary
+    # auto now trains the instruct model on its chat template (issue #12), where it starts better
+    # than on Alpaca prompts: measured 0.900 -> 0.850 nats/token over these 12 steps
+    assert summary["final_val_loss"] < summary["initial_val_loss"] - 0.03, summary
+    assert read_json(run / "checkpoint-12" / "loralab.json")["prompt_template"] == "chat"
     assert [c["step"] for c in read_json(run / "checkpoints.json")] == [6, 12]
     assert (run / "data" / "train.jsonl").is_file() and (run / "loss.png").is_file()
     assert len(read_jsonl(run / "metrics.jsonl")) == 4 + 3  # 4 logging rows, evals at 0, 6, 12

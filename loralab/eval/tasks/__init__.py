@@ -10,6 +10,8 @@ judge calls the code. `get_task(name, **options)` builds one:
                     functional problems                                difficulty, release, start_date,
                                                                        end_date, public_only, timeout)
     pytasks         loralab's bundled function-writing tasks          (split_file, path)
+    acme            bundled tasks that need a fictional in-house       (split_file, path)
+                    library (the demo and known-answer family)
 
     task = get_task("livecodebench", release="release_v5", platform="atcoder", difficulty="easy")
     verdicts = check(task, task.problems()[:10], answers)
@@ -64,6 +66,7 @@ TASKS = {  # name -> module (each module holds one task class)
     "mbpp": ("loralab.eval.tasks.mbpp", "MBPP"),
     "livecodebench": ("loralab.eval.tasks.livecodebench", "LiveCodeBench"),
     "pytasks": ("loralab.eval.tasks.pytasks", "PyTasks"),
+    "acme": ("loralab.eval.tasks.acme", "Acme"),
 }
 
 

@@ -439,7 +439,7 @@ def check_target(target: str) -> None:
 def eval_cmd(
     target: str = typer.Argument(..., help="A run directory (loralab's, or HF Trainer/TRL/Axolotl checkpoint-N/ adapters): base + every checkpoint; an adapter directory; or a model."),
     adapter: Optional[list[str]] = typer.Option(None, "--adapter", "-a", help="[NAME=]DIR of a PEFT adapter, scored beside the base (repeatable; NAME defaults to the directory name)."),
-    task: Optional[list[str]] = typer.Option(None, "--task", "-t", help="humaneval, mbpp, livecodebench, pytasks; multiple choice: hellaswag, arc_challenge, arc_easy, winogrande, piqa, boolq (repeatable)."),
+    task: Optional[list[str]] = typer.Option(None, "--task", "-t", help="humaneval, mbpp, livecodebench, pytasks, acme; multiple choice: hellaswag, arc_challenge, arc_easy, winogrande, piqa, boolq (repeatable)."),
     out_dir: Optional[Path] = out_dir_opt(None, "--out", help="Output directory (default: TARGET/eval or runs/eval/NAME)."),
     limit: Optional[int] = positive_int_opt(None, "--limit", help="First N problems of each task."),
     config: Optional[Path] = in_file_opt(None, "--config", "-c", help="A run YAML (default: the run's own config.yaml)."),

@@ -547,9 +547,9 @@ def _track_eval(target: str, eval_dir: Path, cfg) -> None:
     log_dir = run if (run / "config.yaml").is_file() else Path(eval_dir)
     try:
         if log_eval_summary(Path(eval_dir), log_dir, cfg.train.report_to, cfg.model_dump(mode="json")):
-            console.print(f"sent pass@k per checkpoint to {', '.join(cfg.train.report_to)} under {log_dir}", highlight=False)
+            console.print(f"sent pass@k per checkpoint to {', '.join(cfg.train.report_to)} under {log_dir}", highlight=False, markup=False)
     except LoralabError as e:  # the evaluation itself is done and kept; only the mirror failed
-        console.print(f"warning: not sent to {', '.join(cfg.train.report_to)}: {e}", highlight=False)
+        console.print(f"warning: not sent to {', '.join(cfg.train.report_to)}: {e}", highlight=False, markup=False)
 
 
 study_app = typer.Typer(help="Run a study: a matrix of runs, prepared, trained, evaluated and compared.", no_args_is_help=True)

@@ -55,12 +55,27 @@ def test_eval_json_is_the_summary_written(tmp_path, tiny_model_dir):
     assert plain.exit_code == 0 and "pass@1 [95% CI]" in plain.stdout
 
 
-def test_study_run_json_selection_and_holm(tmp_path, tiny_model_dir):
+def test_study_run_json_selection_and_holm(tmp_path, tiny_model_dir, monkeypatch):
+    from loralab.train import tracking
+
+    sent: list[tuple[str, int, dict]] = []
+
+    class Recording:  # stands in for TensorBoard/MLflow (not installed here); records what they are sent
+        def __init__(self, run_dir):
+            self.run_dir = run_dir
+
+        def log(self, numbers, step):
+            sent.append((Path(self.run_dir).name, step, numbers))
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(tracking, "_tracker", lambda name, run_dir, config: Recording(run_dir))
     spec = {"study": {"name": "tiny", "out_dir": str(tmp_path / "st"), "compare": "all"},
             "base": {"model": {"name": str(tiny_model_dir)},
                      "data": {"source": "bundled:pytasks", "template": "chat", "max_rows": 24},
                      "train": {"max_steps": 2, "batch_size": 2, "save_steps": 2, "logging_steps": 1,
-                               "max_seq_len": 128, "eval_max_examples": 2},
+                               "max_seq_len": 128, "eval_max_examples": 2, "report_to": ["tensorboard"]},
                      "eval": {"tasks": ["pytasks"], "limit": 2, "max_new_tokens": 8, "batch_size": 4}},
             "matrix": [{"name": "r2", "set": {"adapter.r": 2}}, {"name": "r4", "set": {"adapter.r": 4}}]}
     path = tmp_path / "s.yaml"
@@ -75,3 +90,9 @@ def test_study_run_json_selection_and_holm(tmp_path, tiny_model_dir):
         assert run["select_on"] == "pytasks"
     assert doc["comparisons"] == read_json(root / "comparisons.json")
     assert all("mcnemar_p" in c and "mcnemar_p_holm" in c for c in doc["comparisons"])
+    # every checkpoint's pass@k went to the run's trackers at its training step, the base at 0
+    for name in ("r2", "r4"):
+        summary = read_json(root / "runs" / name / "eval" / "summary.json")
+        evals = {step: nums for run, step, nums in sent if run == name and "eval/pytasks/pass_at_1" in nums}
+        assert {s["step"]: s["tasks"]["pytasks"]["pass@1"] for s in summary["systems"]} == \
+            {step: nums["eval/pytasks/pass_at_1"] for step, nums in evals.items()} and set(evals) == {0, 2}

@@ -4,6 +4,7 @@ document, the same figures as the files the command wrote; everything else goes 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import yaml
@@ -96,3 +97,19 @@ def test_study_run_json_selection_and_holm(tmp_path, tiny_model_dir, monkeypatch
         evals = {step: nums for run, step, nums in sent if run == name and "eval/pytasks/pass_at_1" in nums}
         assert {s["step"]: s["tasks"]["pytasks"]["pass@1"] for s in summary["systems"]} == \
             {step: nums["eval/pytasks/pass_at_1"] for step, nums in evals.items()} and set(evals) == {0, 2}
+
+
+def test_json_error_is_one_stderr_line_and_no_stdout(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"task_id": "pytasks/999999", "completion": "x"}\n')
+    import subprocess
+    import sys
+
+    from loralab.cli import run_cli
+
+    res = subprocess.run([sys.executable, "-m", "loralab", "score", "pytasks", str(bad), "--json"],
+                         capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert res.returncode == 2 and res.stdout == ""
+    assert res.stderr.splitlines() == [f"error: {bad}:1: task_id 'pytasks/999999' is not a pytasks problem"]
+    assert run_cli(["--version"]) == 0

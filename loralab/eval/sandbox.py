@@ -50,7 +50,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -202,16 +202,18 @@ def free_names(source: str) -> list[str]:
 
 def check_many(programs: Iterable[Program | str], workers: int | None = None, limits: Limits = Limits(),
                progress: Callable[[int], None] | None = None) -> list[Verdict]:
-    """Judge many programs on up to `workers` (default: every core) at once, in input order."""
+    """Judge many programs on up to `workers` (default: every core) at once; verdicts in input order.
+
+    `progress(done)` is called as each sample finishes, in completion order, so a slow sample
+    holds back no count."""
     programs = list(programs)
     workers = max(1, min(workers or os.cpu_count() or 1, len(programs) or 1))
     with ThreadPoolExecutor(max_workers=workers) as pool:  # threads only wait on children
-        verdicts = []
-        for v in pool.map(lambda p: run(p, limits), programs):
-            verdicts.append(v)
-            if progress is not None:
-                progress(len(verdicts))
-    return verdicts
+        futures = [pool.submit(run, p, limits) for p in programs]
+        if progress is not None:
+            for done, _ in enumerate(as_completed(futures), 1):
+                progress(done)
+        return [f.result() for f in futures]
 
 
 def job_parts(program: Program, limits: Limits, uid: int | None, workdir: str, per: float,

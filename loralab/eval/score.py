@@ -55,6 +55,12 @@ class ScoreResult:
     noted: int = 0
     checked: int = 0  # samples run in the sandbox by this call; the rest came from the journal
 
+    def as_dict(self) -> dict:
+        """What `loralab score --json` prints: the figures of summary(), as data."""
+        return {"results_path": str(self.results_path), "pass@k": {str(k): v for k, v in self.pass_at_k.items()},
+                "n_samples": self.n_samples, "n_problems": self.n_problems, "n_task_problems": self.n_task_problems,
+                "statuses": dict(sorted(self.statuses.items())), "noted": self.noted, "checked": self.checked}
+
     def summary(self) -> str:
         ks = "  ".join(f"pass@{k}={v:.4f}" for k, v in self.pass_at_k.items()) or "pass@k: none (no samples)"
         statuses = ", ".join(f"{s} {n}" for s, n in sorted(self.statuses.items()))

@@ -29,6 +29,7 @@ from pathlib import Path
 from loralab import results
 from loralab.config import ModelConfig, RunConfig, load_config, save_config
 from loralab.errors import LoralabError
+from loralab.eval.progress import EvalProgress
 from loralab.eval.targets import System, run_config_of, systems_for, systems_of  # noqa: F401  (public here too)
 from loralab.inference.generate import BASE, GenRequest, SamplingParams, chat_params
 from loralab.io import read_json, read_jsonl, write_json, write_jsonl, write_meta
@@ -129,8 +130,12 @@ def task_request(task, problem, style: str) -> GenRequest:
     return replace(r, prompt=NAMED[style](Example(r.key, task.name, text)), messages=None)
 
 
-def generate_all(task, problems, systems, gens, params, style: str | None) -> dict[str, list[list[str]]]:
-    """Completions per system; systems sharing a generator go through it in one call."""
+def generate_all(task, problems, systems, gens, params, style: str | None,
+                 progress: EvalProgress | None = None) -> dict[str, list[list[str]]]:
+    """Completions per system; systems sharing a generator go through it in one call.
+
+    With `progress`, requests go in the generation cache's chunks (the batches it would cut
+    anyway), and each finished chunk reports how many problems of each system are done."""
     groups: dict[int, list[System]] = defaultdict(list)
     resolved = {}
     for s in systems:
@@ -151,14 +156,30 @@ def generate_all(task, problems, systems, gens, params, style: str | None) -> di
                 r = task_request(task, p, group_style)
                 reqs.append(GenRequest(prompt=r.prompt, messages=r.messages, adapter=resolved[s.name][1],
                                        key=f"{s.name}:{r.key or p.task_id}"))
-        comps = gen.generate(reqs, p_gen)
+        comps = _generate_reporting(gen, reqs, p_gen, task.name, [s.name for s in members], len(problems), progress)
         for i, s in enumerate(members):
             out[s.name] = comps[i * len(problems):(i + 1) * len(problems)]
     return out
 
 
-def check_all(task, problems, completions, cfg: RunConfig) -> list[dict]:
-    """Sandbox every completion; one record per (system, problem, sample)."""
+def _generate_reporting(gen, reqs: list[GenRequest], params: SamplingParams, task: str, names: list[str],
+                        per_system: int, progress: EvalProgress | None) -> list[list[str]]:
+    """gen.generate(reqs), chunk by chunk when reporting progress; reqs hold `per_system` per name, in order."""
+    if progress is None:
+        return gen.generate(reqs, params)
+    chunk = getattr(gen, "chunk", None) or len(reqs) or 1
+    comps: list[list[str]] = []
+    for start in range(0, len(reqs), chunk):
+        comps += gen.generate(reqs[start:start + chunk], params)
+        for i, name in enumerate(names):
+            done = min(max(len(comps) - i * per_system, 0), per_system)
+            if start < (i + 1) * per_system and start + chunk > i * per_system:  # this chunk held some of its requests
+                progress.generated(task, name, done, per_system)
+    return comps
+
+
+def check_all(task, problems, completions, cfg: RunConfig, progress: EvalProgress | None = None) -> list[dict]:
+    """Sandbox every completion; one record per (system, problem, sample); `progress` hears each verdict."""
     from loralab.eval.sandbox import Limits, check_many
 
     keys, programs = [], []
@@ -167,7 +188,8 @@ def check_all(task, problems, completions, cfg: RunConfig) -> list[dict]:
             for j, completion in enumerate(samples):
                 keys.append((system, p, j, completion))
                 programs.append(task.program(p, completion))
-    verdicts = check_many(programs, workers=cfg.eval.workers, limits=Limits(timeout=cfg.eval.timeout_s))
+    report = (lambda done: progress.checked(task.name, done, len(programs))) if progress else None
+    verdicts = check_many(programs, workers=cfg.eval.workers, limits=Limits(timeout=cfg.eval.timeout_s), progress=report)
     return [{"system": s, "task": task.name, "task_id": p.task_id, "sample": j, "completion": c,
              "passed": v.passed, "status": v.status, "detail": v.detail[:500]}
             for (s, p, j, c), v in zip(keys, verdicts, strict=True)]
@@ -236,9 +258,11 @@ def task_problems(task, default_limit: int | None) -> list:
 
 def evaluate(target: str | Path, out_dir: str | Path, *, overrides: list[str] | None = None,
              cfg: RunConfig | None = None, cache: str | Path | None = None, include_base: bool = True,
-             chat: bool | None = None, progress=None, adapters: list[str] | None = None) -> Path:
+             chat: bool | None = None, progress=None, adapters: list[str] | None = None,
+             bars: EvalProgress | None = None) -> Path:
     """Evaluate base + checkpoints of `target` (+ model.adapter and each `adapters` [NAME=]DIR)
-    on cfg.eval.tasks; write samples.jsonl + summary.json."""
+    on cfg.eval.tasks; write samples.jsonl + summary.json. `progress(task)` hears each finished
+    task; `bars` hears every generated batch and every sandbox verdict (eval/progress.py)."""
     started = time.time()
     cfg = cfg or run_config_of(target, overrides)
     out_dir = Path(out_dir)
@@ -254,8 +278,8 @@ def evaluate(target: str | Path, out_dir: str | Path, *, overrides: list[str] | 
         problems = task_problems(task, cfg.eval.limit)
         if not problems:
             raise LoralabError(f"eval.tasks: task '{name}' has no problems (check its options and limit)")
-        completions = generate_all(task, problems, systems, gens, sampling_of(cfg, task), style)
-        task_records = check_all(task, problems, completions, cfg)
+        completions = generate_all(task, problems, systems, gens, sampling_of(cfg, task), style, bars)
+        task_records = check_all(task, problems, completions, cfg, bars)
         records += task_records
         judged.append((task, problems, task_records))
         if progress:

@@ -199,6 +199,11 @@ class StudyRunner:
         if code.eval.tasks:
             evaluate(self.run_dir(name), results.eval_dir(self.run_dir(name)), cfg=code,
                      cache=results.study_cache(self.root))
+            if cfg.train.report_to:  # pass@k per checkpoint beside the run's training curves
+                from loralab.train.tracking import log_eval_summary
+
+                log_eval_summary(results.eval_dir(self.run_dir(name)), self.run_dir(name), cfg.train.report_to,
+                                 code.model_dump(mode="json"))
 
     def compare(self) -> None:
         """comparisons.json: each run's best checkpoint vs base (and every pair with compare=all)."""

@@ -92,3 +92,19 @@ class Timer:
         out = fn(*args, **kwargs)
         self.seconds[name] = self.seconds.get(name, 0.0) + time.time() - t
         return out
+
+
+def study_summary(root: Path) -> dict:
+    """What `loralab study run --json` prints: each run's selected checkpoint (from its
+    eval/summary.json) and comparisons.json (raw and Holm-adjusted McNemar p per pair)."""
+    from loralab.io import read_json
+
+    study = results.parse(results.StudyFile, read_json(root / results.STUDY), root / results.STUDY)
+    runs = {}
+    for name in study.run_names():
+        path = results.eval_dir(results.run_dir(root, name)) / results.SUMMARY
+        summary = read_json(path) if path.is_file() else {}
+        runs[name] = {"eval_dir": str(path.parent) if summary else None, "select_on": summary.get("select_on"),
+                      "report_on": summary.get("report_on"), "best": summary.get("best")}
+    comparisons = read_json(root / results.COMPARISONS) if (root / results.COMPARISONS).is_file() else []
+    return {"study_dir": str(root), "kind": study.kind, "runs": runs, "comparisons": comparisons}

@@ -1,4 +1,8 @@
-"""metrics.jsonl (always) and the optional trackers: TensorBoard, MLflow (local file store by default)."""
+"""metrics.jsonl (always) and the optional trackers: TensorBoard, MLflow (local file store by default).
+
+Training logs its losses here; `log_eval_summary` adds every evaluated checkpoint's pass@k
+and solved count at its training step, so the trackers show them beside the loss curve.
+"""
 
 from __future__ import annotations
 
@@ -50,6 +54,51 @@ class MetricsLog:
         self.trackers = []
 
 
+def eval_metrics(summary: dict) -> dict[int, dict[str, float]]:
+    """{training step: {metric: value}} of an eval summary.json: per task pass@1, pass@k
+    (as pass_at_K: MLflow refuses '@' in names), solved and problems; the base is step 0."""
+    by_step: dict[int, dict[str, float]] = {}
+    for system in summary["systems"]:
+        row = by_step.setdefault(system["step"], {})
+        for task, score in system["tasks"].items():
+            row[f"eval/{task}/pass_at_1"] = score["pass@1"]
+            for k, value in score.get("pass@k", {}).items():
+                row[f"eval/{task}/pass_at_{k}"] = value
+            row[f"eval/{task}/solved"] = score["solved"]
+            row[f"eval/{task}/n_problems"] = score["n_problems"]
+    return by_step
+
+
+def log_eval_summary(eval_dir: Path, log_dir: Path, report_to: list[str], config: dict) -> bool:
+    """Send eval_dir/summary.json's metrics, one step per checkpoint, to each tracker of
+    `report_to`, writing under `log_dir` (the run directory: beside the training curves).
+
+    Logged once per summary: eval_dir/tracked.json records what was sent, so re-running a
+    finished evaluation adds no duplicate points. True when something was logged."""
+    from loralab.io import read_json, sha256_file, write_json
+
+    eval_dir, log_dir = Path(eval_dir), Path(log_dir)
+    if not report_to:
+        return False
+    marker = {"summary_sha256": sha256_file(eval_dir / "summary.json"), "report_to": sorted(report_to),
+              "log_dir": str(log_dir.resolve())}
+    if (eval_dir / TRACKED).is_file() and read_json(eval_dir / TRACKED) == marker:
+        return False
+    trackers = [_tracker(name, log_dir, config) for name in report_to]
+    try:
+        for step, numbers in sorted(eval_metrics(read_json(eval_dir / "summary.json")).items()):
+            for tracker in trackers:
+                tracker.log(numbers, step)
+    finally:
+        for tracker in trackers:
+            tracker.close()
+    write_json(eval_dir / TRACKED, marker)
+    return True
+
+
+TRACKED = "tracked.json"  # in an eval directory: the summary last sent to the trackers
+
+
 def _tracker(name: str, run_dir: Path, config: dict):
     return {"tensorboard": TensorBoard, "mlflow": MLflow}[name](run_dir, config)
 
@@ -65,7 +114,8 @@ class TensorBoard:
 
     def log(self, numbers: dict, step: int) -> None:
         for key, value in numbers.items():
-            self.writer.add_scalar(f"train/{key}" if key != "val_loss" else "eval/loss", value, step)
+            tag = key if "/" in key else f"train/{key}" if key != "val_loss" else "eval/loss"  # eval/TASK/... kept
+            self.writer.add_scalar(tag, value, step)
 
     def close(self) -> None:
         self.writer.close()

@@ -891,11 +891,17 @@ def export_cmd(
 
     Example: loralab export runs/lora-codealpaca/checkpoint-100 --merge --out runs/merged
     """
+    from loralab.io import read_json
     from loralab.train.export import export
 
     if dtype not in ("auto", "float32", "bfloat16", "float16"):
         raise LoralabError(f"--dtype {dtype}: choose auto, float32, bfloat16 or float16")
-    out.print(f"wrote {export(checkpoint, out_dir, merge=merge, dtype=dtype)}")
+    written = export(checkpoint, out_dir, merge=merge, dtype=dtype)
+    trained = read_json(written / "loralab_export.json").get("trained_on") or ""
+    if merge and trained.startswith("4-bit"):
+        out.print(f"note: the adapter was trained on a {trained}; it is merged into the full-precision base "
+                  "(dequantized), not into 4-bit weights")
+    out.print(f"wrote {written}")
 
 
 @app.command()

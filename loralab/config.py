@@ -97,7 +97,7 @@ class TrainConfig(_Section):
     weight_decay: float = Field(0.0, ge=0, description="AdamW decoupled weight decay (matrices only, not biases/norms).")
     max_grad_norm: float = Field(1.0, gt=0, description="Clip the global gradient norm to this.")
     optimizer: Literal["auto", "adamw", "adamw_8bit", "paged_adamw_32bit", "sgd"] = Field(
-        "auto", description="auto: paged_adamw_32bit for qlora (as in the QLoRA paper), adamw otherwise.")
+        "auto", description="auto: paged_adamw_32bit for qlora on CUDA (as in the QLoRA paper), adamw otherwise.")
     max_seq_len: int = Field(1024, ge=8, description="Longer examples are truncated (the count is reported).")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         "auto", description="auto follows model.dtype: bf16 autocast on CUDA, fp32 on CPU (faster there, see benchmarks).")

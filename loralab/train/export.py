@@ -37,7 +37,8 @@ def export(checkpoint: str | Path, out_dir: str | Path, *, merge: bool = False, 
             if is_adapter and _unconverted_init(ckpt):
                 _convert(ckpt, tmp)
         write_json(tmp / "loralab_export.json", {"checkpoint": str(ckpt.resolve()), "merged": bool(is_adapter and merge),
-                                                  "base_model": base_model_name(ckpt) if is_adapter else None})
+                                                  "base_model": base_model_name(ckpt) if is_adapter else None,
+                                                  "trained_on": trained_on(ckpt) if is_adapter else None})
     return out_dir
 
 
@@ -50,6 +51,23 @@ def base_model_name(ckpt: Path) -> str:
 
         return load_config(ckpt.parent / "config.yaml").model.name
     return json.loads((ckpt / "adapter_config.json").read_text())["base_model_name_or_path"]
+
+
+def trained_on(ckpt: Path) -> str:
+    """'4-bit nf4 base' for a QLoRA checkpoint, else 'full-precision base'.
+
+    A QLoRA adapter learned its update against the NF4-rounded W. --merge adds it to the
+    original full-precision W instead (the merged model is dequantized, not 4-bit), which
+    is the usual QLoRA release but not bit-for-bit the model that was trained; the export
+    record says so.
+    """
+    run_cfg = ckpt.parent / "config.yaml"
+    if not run_cfg.is_file():
+        return "unknown (no run config.yaml next to the checkpoint)"
+    from loralab.config import load_config
+
+    adapter = load_config(run_cfg).adapter
+    return f"4-bit {adapter.quant_type} base" if adapter.method == "qlora" else "full-precision base"
 
 
 def _model_config(ckpt: Path, dtype: str):

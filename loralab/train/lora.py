@@ -5,7 +5,8 @@ Only the keys we document are passed to PEFT/bitsandbytes; nothing is forwarded 
   rsLoRA Kalajdzievski 2023: scale alpha/sqrt(r), so higher ranks keep learning.
   DoRA   Liu et al. 2024: magnitude and direction of W trained apart (PEFT use_dora).
   QLoRA  Dettmers et al. 2023: frozen 4-bit NF4 base, double quantisation, bf16 compute,
-         paged 32-bit AdamW; bitsandbytes kernels need CUDA.
+         paged 32-bit AdamW. bitsandbytes 0.50 also runs NF4 layers on CPU (slowly, no paged
+         optimizer), so QLoRA runs on CPU too, with plain AdamW.
   PiSSA  Meng et al. 2024 / OLoRA Büyükakyüz 2024: A0, B0 from the SVD (QR) of W, and the base
          itself becomes W_res = W - s B0 A0. Trained as such, but saved converted (see
          `as_plain_lora`), so the checkpoint applies to the unmodified base like any LoRA.
@@ -39,16 +40,16 @@ def check_init(acfg: AdapterConfig, continued_adapter: str | None) -> None:
 
 
 def quantization_config(acfg: AdapterConfig, device: str):
-    """BitsAndBytesConfig for QLoRA; a clear error without CUDA or without bitsandbytes."""
+    """BitsAndBytesConfig for QLoRA; a clear error on MPS or without bitsandbytes."""
     import torch
 
-    if device != "cuda" or not torch.cuda.is_available():
-        raise LoralabError(f"adapter.method: qlora needs a CUDA GPU (bitsandbytes 4-bit kernels) and this run is on "
-                           f"'{device}'; use adapter.method=lora here, or run on a machine with an NVIDIA GPU")
+    if device not in ("cuda", "cpu"):
+        raise LoralabError(f"adapter.method: qlora needs CUDA or the CPU (bitsandbytes 4-bit kernels) and this run is "
+                           f"on '{device}'; use adapter.method=lora here, or model.device=cpu")
     try:
         import bitsandbytes  # noqa: F401
     except ImportError:
-        raise missing_extra("bitsandbytes", "gpu") from None
+        raise missing_extra("bitsandbytes", "qlora") from None
     from transformers import BitsAndBytesConfig
 
     return BitsAndBytesConfig(
@@ -115,12 +116,26 @@ def attach(model, acfg: AdapterConfig, *, gradient_checkpointing: bool, adapter_
     from loralab.models import load_adapter
 
     if acfg.method == "qlora":
+        _keep_cpu_4bit_trainable(model)
         # Casts norms to fp32 and freezes the 4-bit base, as the QLoRA recipe does.
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=gradient_checkpointing,
                                                 gradient_checkpointing_kwargs={"use_reentrant": False})
     if adapter_dir:
         return load_adapter(model, adapter_dir, trainable=True)
     return get_peft_model(model, lora_config(acfg, model))
+
+
+def _keep_cpu_4bit_trainable(model) -> None:
+    """Stop bitsandbytes repacking NF4 weights for CPU inference during our no-grad validation passes.
+
+    On AVX512-BF16 CPUs, bitsandbytes 0.50 converts a Linear4bit's weight to a CPU-only layout
+    the first time it runs in eval mode without grad, and keeps that layout; its kernel for it
+    (gemv_4bit) has no autograd, so every later training step back-propagates zeros (measured:
+    grad_norm 0.0 after the step-0 validation). Training keeps the standard layout.
+    """
+    for module in model.modules():
+        if hasattr(module, "support_avx512bf16_for_cpu"):
+            module.support_avx512bf16_for_cpu = False
 
 
 def mutates_base(model) -> bool:
@@ -219,7 +234,8 @@ def optimizer(name: str, params: list, *, lr: float, weight_decay: float, method
     import torch
 
     if name == "auto":
-        name = "paged_adamw_32bit" if method == "qlora" else "adamw"
+        # Paged optimizers page to CUDA unified memory; on CPU there is nothing to page.
+        name = "paged_adamw_32bit" if method == "qlora" and device == "cuda" else "adamw"
     groups = [{"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
               {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]
     groups = [g for g in groups if g["params"]]
@@ -232,6 +248,6 @@ def optimizer(name: str, params: list, *, lr: float, weight_decay: float, method
     try:
         import bitsandbytes as bnb
     except ImportError:
-        raise missing_extra("bitsandbytes", "gpu") from None
+        raise missing_extra("bitsandbytes", "qlora") from None
     cls = {"adamw_8bit": bnb.optim.AdamW8bit, "paged_adamw_32bit": bnb.optim.PagedAdamW32bit}[name]
     return cls(groups, lr=lr)

@@ -23,7 +23,7 @@ LAYERS: list[set[str]] = [
     {"train", "eval", "curate", "serve", "doctor"},
     {"inference", "route", "analysis"},
     {"data"},
-    {"models", "config", "io", "results", "errors", "embed", "inputs"},
+    {"models", "config", "io", "results", "errors", "embed", "inputs", "assets"},  # assets: data (acme.py runs in the sandbox)
 ]
 BOTTOM = LAYERS[-1]
 

@@ -109,7 +109,7 @@ def resolve_style(cfg: RunConfig, systems: list[System], chat: bool | None) -> s
     return forced or (trained[0] if trained else None)
 
 
-def _style(gen, style: str | None) -> str:
+def prompt_style(gen, style: str | None) -> str:
     if style is not None:
         return style
     from loralab.models import has_chat_template
@@ -147,7 +147,7 @@ def generate_all(task, problems, systems, gens, params, style: str | None,
     out = {}
     for members in groups.values():
         gen = resolved[members[0].name][0]
-        group_style = _style(gen, style)
+        group_style = prompt_style(gen, style)
         # completion stop strings would cut an answer that opens a fenced block
         p_gen = params if group_style == "completion" else chat_params(params)
         reqs = []

@@ -188,13 +188,15 @@ def evaluate_routed(fits, cfg: RunConfig, root: Path) -> None:
     from loralab.eval.sweep import (
         System,
         best_system,
-        chat_mode,
         check_all,
         load_task,
+        prompt_style,
+        resolve_style,
         sampling_of,
         summarise,
         task_name,
         task_problems,
+        task_request,
     )
     from loralab.inference.generate import BASE, GenRequest, chat_params, make_generator
     from loralab.io import write_jsonl
@@ -209,18 +211,19 @@ def evaluate_routed(fits, cfg: RunConfig, root: Path) -> None:
                          endpoint=cfg.eval.endpoint, batch_size=cfg.eval.batch_size,
                          cache=results.study_cache(root))
     records: dict[int, list[dict]] = {f.k: [] for f in todo}
+    # prompts as the adapters were trained (their loralab.json), as in the single-run sweep
+    style = prompt_style(gen, resolve_style(cfg, [System(n, 0, p) for n, p in adapters.items()], None))
     for spec in cfg.eval.tasks:
         task = load_task(spec, cfg.eval.task_options)
         problems = task_problems(task, cfg.eval.limit)
-        chat = chat_mode(task, gen, None)
-        base = [task.request(p, chat=chat) for p in problems]
+        base = [task_request(task, p, style) for p in problems]
         reqs = [GenRequest(prompt=r.prompt, messages=r.messages, adapter=BASE, key=f"base:{r.key}") for r in base]
         for f in todo:
             names = f.router.route([r.route_text() for r in base])
             reqs += [GenRequest(prompt=r.prompt, messages=r.messages, adapter=n, key=f"k{f.k}:{r.key}")
                      for r, n in zip(base, names, strict=True)]
         params = sampling_of(cfg, task)
-        comps = gen.generate(reqs, chat_params(params) if chat else params)
+        comps = gen.generate(reqs, params if style == "completion" else chat_params(params))
         n = len(problems)
         systems = {"base": comps[:n]} | {f"k{f.k}": comps[(j + 1) * n:(j + 2) * n] for j, f in enumerate(todo)}
         checked = check_all(task, problems, systems, cfg)

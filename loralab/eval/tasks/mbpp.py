@@ -59,19 +59,13 @@ def parse(source: str) -> ast.Module:
 
 
 def free_names(source: str) -> set[str]:
-    """Names `source` reads but does not bind itself (nor imports, nor builtins)."""
-    tree = parse(source)
-    bound, read = set(), set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            (bound if isinstance(node.ctx, ast.Store) else read).add(node.id)
-        elif isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)):
-            bound.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
-        elif isinstance(node, ast.arg):
-            bound.add(node.arg)
-    return read - bound - set(dir(builtins))
+    """Names `source` reads but does not bind itself (nor imports, nor builtins): the sandbox's
+    rule, quiet about the dataset's "invalid escape sequence" warnings."""
+    from loralab.eval.sandbox import free_names as names_read_unbound
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return set(names_read_unbound(source))
 
 
 def reference_classes(code: str) -> set[str]:

@@ -124,7 +124,7 @@ class Handler(BaseHTTPRequestHandler):
                     for m in model_ids(self.server.opts, self.server.adapters)]
             self._json(200, {"object": "list", "data": data})
         elif path in ("/health", "/v1/health", ""):
-            self._json(200, {"status": "ok", "pending": self.server.worker.pending})
+            self._json(200, {"status": "ok", "pending": self.server.worker.pending, **self.server.worker.stats})
         else:
             raise BadRequest(404, f"no route GET {self.path}")
 

@@ -31,7 +31,7 @@ class ServeOptions:
     model_name: str                                 # what "model" names the base (plus "base")
     queue_size: int = 64                            # requests waiting or running beyond this get 503
     max_batch: int = 16                             # rows (requests x n) per generate call
-    batch_wait_s: float = 0.005                     # wait this long for batch-mates after the first job
+    batch_wait_s: float = 0.02                      # keep a batch open while jobs come this close (at most 10x)
     request_timeout_s: float = 600.0                # a job not finished by then gets 504
     default_max_tokens: int = 256                   # when a request gives no max_tokens
     max_tokens_limit: int = 4096                    # larger max_tokens is a 400

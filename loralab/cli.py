@@ -232,6 +232,10 @@ def serve(
     timeout: float = positive_float_opt(600.0, "--timeout", help="Seconds before a request gets HTTP 504."),
     max_tokens: int = positive_int_opt(256, "--max-tokens", help="Default max_tokens when a request sets none."),
     quiet: bool = typer.Option(False, "--quiet", help="No access log."),
+    api_key: Optional[str] = typer.Option(None, "--api-key", envvar="LORALAB_API_KEY", show_envvar=True,
+                                          help="Require 'Authorization: Bearer KEY' on every request but /health."),
+    seed_in_batch_key: bool = typer.Option(False, "--seed-in-batch-key", hidden=True,
+                                           help="Batch only requests of equal seeds (the old behaviour; benchmarks)."),
 ) -> None:
     """Serve a base model and its adapters over an OpenAI-compatible HTTP API.
 
@@ -254,8 +258,8 @@ def serve(
     model_name(model)
     handle = run_serve(model, adapters, router_dir=str(router) if router else None, host=host, port=port,
                        backend=backend, device=device, batch_size=batch_size, queue_size=queue_size,
-                       request_timeout_s=timeout, default_max_tokens=max_tokens,
-                       log=None if quiet else (lambda line: console.print(line, highlight=False)))
+                       request_timeout_s=timeout, default_max_tokens=max_tokens, api_key=api_key or None,
+                       seed_in_batch_key=seed_in_batch_key, log=None if quiet else (lambda line: console.print(line, highlight=False)))
     out.print(f"serving {model} + {len(adapters)} adapter(s) at {handle.url}  (Ctrl-C stops)", highlight=False,
               soft_wrap=True)
     sys.stdout.flush()  # the URL line must reach a pipe (scripts wait for it) before the first request

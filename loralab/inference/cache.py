@@ -42,7 +42,7 @@ class CachedGenerator:
         what goes in here orphans every cache already on disk (tests/inference/test_cache.py)."""
         ident = self.inner.identity(req.adapter)
         body = {"model": ident, "task": self.task, "prompt": req.prompt,
-                "messages": list(req.messages) if req.messages is not None else None, "params": params.identity()}
+                "messages": list(req.messages) if req.messages is not None else None, "params": req.sampling(params).identity()}
         return sha256_text(json.dumps(body, sort_keys=True, ensure_ascii=False))
 
     def generate(self, requests: list[GenRequest], params: SamplingParams,

@@ -12,8 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -80,6 +81,19 @@ class GenRequest:
     adapter: str | None = None
     key: str = ""                   # caller's id (e.g. task_id), used in caches and logs
     extra: dict = field(default_factory=dict, compare=False, hash=False)
+    # this request's sampling seed instead of params.seed: the server batches requests whose
+    # seeds differ (each row draws from its own seeded generator, so batch-mates change nothing)
+    seed: int | None = None
+    # set by whoever waits for the answer once nobody does (a client hung up); a backend that
+    # can stops decoding this request's rows, and its text is then meaningless
+    cancelled: threading.Event | None = field(default=None, compare=False, hash=False)
+
+    def sampling(self, params: SamplingParams) -> SamplingParams:
+        """`params` with this request's own seed, when it has one."""
+        return params if self.seed is None else replace(params, seed=self.seed)
+
+    def is_cancelled(self) -> bool:
+        return self.cancelled is not None and self.cancelled.is_set()
 
     def route_text(self) -> str:
         """What a router embeds: the prompt, or the last user turn of a chat."""
@@ -153,8 +167,6 @@ def cut_after_code_block(text: str) -> str:
 
 def chat_params(params: SamplingParams) -> SamplingParams:
     """The sampling of a chat request of a code task: no completion stop strings, one block."""
-    from dataclasses import replace
-
     return replace(params, stop=(), stop_after_code_block=True)
 
 

@@ -11,10 +11,12 @@ served from one copy of the base: PEFT mixes adapters inside one batch.
 
 Design: the stdlib's ThreadingHTTPServer (one thread per connection, no new dependency; the
 traffic is a judge or a synthetic-data loop on the same machine, not the open internet)
-parses and validates requests, then hands a Job to one generation worker thread through a
-bounded queue (full -> 503 at once, so a burst cannot pile up unbounded memory). The worker
-takes every job waiting (dynamic batching), groups them by sampling parameters and runs each
-group as one batched `generate` call; the model is only ever touched by that one thread.
+parses and validates requests (a prompt that cannot fit the context is a 400 before it
+reaches the model), then hands a Job to one generation worker thread through a bounded
+queue (full -> 503 at once, so a burst cannot pile up unbounded memory). The worker takes
+every job waiting (dynamic batching), groups them by sampling parameters except the seed
+and runs each group as one batched `generate` call; the model is only ever touched by that
+one thread. A client that hangs up cancels its job: its rows stop decoding.
 Streaming uses server-sent events (`data: {...}\\n\\n` ... `data: [DONE]`), fed token by token
 when the backend reports partial text. Every bad request gets a 4xx JSON error in OpenAI's
 shape; nothing a client sends can stop the server.
@@ -25,9 +27,14 @@ thread), this one (the HTTP handler, the server and `loralab serve`).
 
 from __future__ import annotations
 
+import copy
+import ipaddress
 import json
 import queue
 import secrets
+import select
+import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -40,6 +47,9 @@ from loralab.inference.generate import GenRequest
 from loralab.serve.protocol import (
     BadRequest,
     ServeOptions,
+    check_api_key,
+    check_context,
+    check_prompt_size,
     chunk_body,
     completion_body,
     finish_reason,
@@ -49,6 +59,8 @@ from loralab.serve.protocol import (
     parse_messages,
     parse_params,
     parse_prompts,
+    usage,
+    usage_chunk,
 )
 from loralab.serve.worker import Job, Worker
 
@@ -105,17 +117,24 @@ class Handler(BaseHTTPRequestHandler):
 
     def _get(self) -> None:
         path = self.path.split("?", 1)[0].rstrip("/")
+        if path not in ("/health", "/v1/health", ""):  # liveness stays open for probes
+            check_api_key(self.headers.get("Authorization"), self.server.opts)
         if path in ("/v1/models", "/models"):
             data = [{"id": m, "object": "model", "created": 0, "owned_by": "loralab"}
                     for m in model_ids(self.server.opts, self.server.adapters)]
             self._json(200, {"object": "list", "data": data})
         elif path in ("/health", "/v1/health", ""):
-            self._json(200, {"status": "ok", "pending": self.server.worker.pending})
+            self._json(200, {"status": "ok", "pending": self.server.worker.pending, **self.server.worker.stats})
         else:
             raise BadRequest(404, f"no route GET {self.path}")
 
     def _post(self) -> None:
         path = self.path.split("?", 1)[0].rstrip("/")
+        try:
+            check_api_key(self.headers.get("Authorization"), self.server.opts)
+        except BadRequest:
+            self.close_connection = True  # its body stays unread
+            raise
         kinds = {"/v1/chat/completions": "chat", "/chat/completions": "chat",
                  "/v1/completions": "text", "/completions": "text"}
         if path not in kinds:
@@ -142,36 +161,53 @@ class Handler(BaseHTTPRequestHandler):
         params = parse_params(body, opts)
         adapter = parse_adapter(body, opts, self.server.adapters)
         if kind == "chat":
-            requests = [GenRequest(messages=parse_messages(body), adapter=adapter)]
+            requests = [GenRequest(messages=parse_messages(body), adapter=adapter, seed=params.seed)]
         else:
-            requests = [GenRequest(prompt=p, adapter=adapter) for p in parse_prompts(body)]
+            requests = [GenRequest(prompt=p, adapter=adapter, seed=params.seed) for p in parse_prompts(body)]
         if len(requests) * params.n > opts.max_batch * 4:
             raise BadRequest(400, f"{len(requests)} prompts x n={params.n} is more than {opts.max_batch * 4} completions")
-        job = Job(requests, params, streaming=bool(body.get("stream")), deadline=time.monotonic() + opts.request_timeout_s)
+        prompt_tokens = self.server.prompt_tokens(requests, params)
+        job = Job(requests, params, streaming=bool(body.get("stream")), prompt_tokens=prompt_tokens,
+                  deadline=time.monotonic() + opts.request_timeout_s)
         rid = ("chatcmpl-" if kind == "chat" else "cmpl-") + secrets.token_hex(12)
         model = body.get("model") or opts.model_name
+        stream_options = body.get("stream_options")
+        with_usage = isinstance(stream_options, dict) and stream_options.get("include_usage") is True
         self.server.worker.submit(job)
         try:
             if job.streaming:
-                self._stream(kind, rid, model, job)
+                self._stream(kind, rid, model, job, with_usage)
             else:
                 self._wait(job)
                 texts = [t for per_request in job.result for t in per_request]
-                self._json(200, completion_body(kind, rid, model, texts, params, self.server.tok))
+                self._json(200, completion_body(kind, rid, model, texts, params, self.server.tok, prompt_tokens))
         finally:
-            job.cancelled = True  # answered or abandoned: the worker skips it if it has not started
+            job.cancel()  # answered or abandoned: the worker skips it, or stops its rows if decoding
             self.server.worker.release()
 
+    def _client_gone(self) -> bool:
+        """Whether the client closed its end: readable with nothing to read (a pipelined next
+        request would be readable with bytes, and is not a hang-up)."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            return True
+
     def _wait(self, job: Job) -> None:
-        if not job.done.wait(max(0.0, job.deadline - time.monotonic())):
-            job.cancelled = True
-            raise BadRequest(504, f"generation did not finish within {self.server.opts.request_timeout_s:g} s",
-                             code="timeout")
+        while not job.done.wait(0.1):  # poll: a client that hangs up cancels its job (#13)
+            if self._client_gone():
+                job.cancel()
+                raise ConnectionResetError("client closed the connection")
+            if time.monotonic() > job.deadline:
+                job.cancel()
+                raise BadRequest(504, f"generation did not finish within {self.server.opts.request_timeout_s:g} s",
+                                 code="timeout")
         if job.error is not None:
             status = 400 if isinstance(job.error, LoralabError) else 500
             raise BadRequest(status, f"generation failed: {job.error}")
 
-    def _stream(self, kind: str, rid: str, model: str, job: Job) -> None:
+    def _stream(self, kind: str, rid: str, model: str, job: Job, with_usage: bool) -> None:
         """SSE: a role chunk per choice, text deltas as they come, a finish chunk each, [DONE]."""
         self._start_stream()
         n_choices = len(job.requests) * job.params.n
@@ -179,17 +215,18 @@ class Handler(BaseHTTPRequestHandler):
             self._event(chunk_body(kind, rid, model, c, "", None))
         while not job.done.is_set():
             if time.monotonic() > job.deadline:
-                job.cancelled = True
+                job.cancel()
                 self._event({"error": {"message": "generation timed out", "type": "timeout", "code": "timeout"}})
                 return self._end_stream()
             try:
                 c, delta = job.deltas.get(timeout=0.05)
                 self._event(chunk_body(kind, rid, model, c, delta, None))
             except queue.Empty:
-                pass
-        self._finish_stream(kind, rid, model, job)
+                if self._client_gone():
+                    raise ConnectionResetError("client closed the connection") from None
+        self._finish_stream(kind, rid, model, job, with_usage)
 
-    def _finish_stream(self, kind: str, rid: str, model: str, job: Job) -> None:
+    def _finish_stream(self, kind: str, rid: str, model: str, job: Job, with_usage: bool) -> None:
         while not job.deltas.empty():
             c, delta = job.deltas.get_nowait()
             self._event(chunk_body(kind, rid, model, c, delta, None))
@@ -203,6 +240,8 @@ class Handler(BaseHTTPRequestHandler):
             if rest:
                 self._event(chunk_body(kind, rid, model, c, rest, None))
             self._event(chunk_body(kind, rid, model, c, None, finish_reason(text, job.params, self.server.tok)))
+        if with_usage:  # OpenAI sends usage in a streamed reply only when asked (stream_options)
+            self._event(usage_chunk(kind, rid, model, usage(job.prompt_tokens, texts, self.server.tok)))
         self._end_stream()
 
     # ------------------------------------------------------------------------- wire format
@@ -256,6 +295,33 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, addr, worker: Worker, opts: ServeOptions, adapters: list[str], tok):
         super().__init__(addr, Handler)
         self.worker, self.opts, self.adapters, self.tok = worker, opts, adapters, tok
+        # the handlers' own tokenizer, behind a lock: a fast tokenizer used from several
+        # threads at once can fail ("Already borrowed"), and the worker uses the original
+        self._tok = copy.deepcopy(tok) if tok is not None else None
+        self._tok_lock = threading.Lock()
+
+    def prompt_tokens(self, requests: list[GenRequest], params) -> int:
+        """Tokens of every prompt (as the backend renders it); 400 when one cannot fit the
+        context. The character count is checked first, so a huge prompt is never tokenised."""
+        raw = [r.prompt if r.prompt is not None else "\n\n".join(m["content"] for m in r.messages) for r in requests]
+        check_prompt_size(raw, self.opts)
+        if self._tok is None:
+            return 0
+        with self._tok_lock:
+            counts = [len(self._tok(text, add_special_tokens=special)["input_ids"])
+                      for text, special in (self._render(r) for r in requests)]
+        check_context(counts, params, self.opts)
+        return sum(counts)
+
+    def _render(self, req: GenRequest) -> tuple[str, bool]:
+        """(text, add_special_tokens), as the transformers backend renders a request."""
+        from loralab.models import has_chat_template
+
+        if req.prompt is not None:
+            return req.prompt, True
+        if not has_chat_template(self._tok):
+            return "\n\n".join(m["content"] for m in req.messages), True
+        return self._tok.apply_chat_template(list(req.messages), tokenize=False, add_generation_prompt=True), False
 
 
 # ----------------------------------------------------------------------------- entry points
@@ -290,7 +356,11 @@ def start_server(generator, *, model_name: str, host: str = "127.0.0.1", port: i
 
     `options` are ServeOptions fields (queue_size, max_batch, request_timeout_s, ...).
     """
+    tok = generator.tok
+    if options.get("context_tokens") is None and tok is not None and 0 < (tok.model_max_length or 0) < 10 ** 7:
+        options["context_tokens"] = tok.model_max_length  # tokenizers without a limit say 1e30
     opts = ServeOptions(model_name=model_name, has_router=generator.router is not None, **options)
+    warn_if_exposed(host, opts.api_key)
     adapters = list(generator.adapters)
     worker = Worker(generator, opts)
     worker.start()
@@ -302,6 +372,17 @@ def start_server(generator, *, model_name: str, host: str = "127.0.0.1", port: i
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="loralab-http", daemon=True)
     thread.start()
     return ServerHandle(f"http://{host}:{server.server_address[1]}/v1", server, thread)
+
+
+def warn_if_exposed(host: str, api_key: str | None) -> None:
+    """One stderr line when the server listens beyond this machine with no API key."""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback and api_key is None:
+        print(f"warning: serving on {host} without an API key: anyone who can reach this port can use the model; "
+              "set --api-key or LORALAB_API_KEY", file=sys.stderr, flush=True)
 
 
 def load_router(path: str | Path):
@@ -323,4 +404,6 @@ def serve(model: str, adapters: dict[str, str], *, router_dir: str | None = None
         adapters = {**router.adapters, **adapters}
     generator = make_generator(ModelConfig(name=model, device=device), backend=backend, adapters=adapters,
                                router=router, batch_size=batch_size)
+    if backend == "transformers" and options.get("context_tokens") is None:  # the model's own limit
+        options["context_tokens"] = getattr(generator.model.config, "max_position_embeddings", None)
     return start_server(generator, model_name=model, host=host, port=port, max_batch=batch_size, log=log, **options)

@@ -5,6 +5,7 @@ No sockets, no threads: loralab/serve/http.py does the I/O, loralab/serve/worker
 
 from __future__ import annotations
 
+import hmac
 import json
 import secrets
 import time
@@ -30,12 +31,15 @@ class ServeOptions:
     model_name: str                                 # what "model" names the base (plus "base")
     queue_size: int = 64                            # requests waiting or running beyond this get 503
     max_batch: int = 16                             # rows (requests x n) per generate call
-    batch_wait_s: float = 0.005                     # wait this long for batch-mates after the first job
+    batch_wait_s: float = 0.02                      # keep a batch open while jobs come this close (at most 10x)
     request_timeout_s: float = 600.0                # a job not finished by then gets 504
     default_max_tokens: int = 256                   # when a request gives no max_tokens
     max_tokens_limit: int = 4096                    # larger max_tokens is a 400
     has_router: bool = False
     log: Callable[[str], None] | None = None        # access log sink (None: quiet)
+    api_key: str | None = None                      # requests without "Authorization: Bearer KEY" get 401
+    context_tokens: int | None = None               # the model's context; longer prompt + max_tokens get 400
+    seed_in_batch_key: bool = False                 # the pre-#13 batching (seeds never share a batch), to measure
 
 
 # ----------------------------------------------------------------------------- request parsing
@@ -128,10 +132,53 @@ def model_ids(opts: ServeOptions, adapters: list[str]) -> list[str]:
     return [opts.model_name] + list(adapters) + ([ROUTER] if opts.has_router else [])
 
 
+CHARS_PER_TOKEN_MAX = 8      # no tokenizer makes a token of more characters than this, in practice
+
+
+def check_prompt_size(texts: list[str], opts: ServeOptions) -> None:
+    """400 before tokenising when the characters alone cannot fit the context: a multi-MB
+    prompt is refused in microseconds instead of being tokenised and prefilled (#13)."""
+    if opts.context_tokens is None:
+        return
+    longest = max(len(t) for t in texts)
+    if longest > CHARS_PER_TOKEN_MAX * opts.context_tokens:
+        raise BadRequest(400, f"prompt of {longest} characters cannot fit this model's context of "
+                              f"{opts.context_tokens} tokens", param="messages", code="context_length_exceeded")
+
+
+def check_context(prompt_tokens: list[int], params: SamplingParams, opts: ServeOptions) -> None:
+    """400 in OpenAI's words when the longest prompt plus max_tokens exceeds the context."""
+    if opts.context_tokens is None:
+        return
+    longest = max(prompt_tokens)
+    if longest + params.max_new_tokens > opts.context_tokens:
+        raise BadRequest(400, f"This model's maximum context length is {opts.context_tokens} tokens. However, you "
+                              f"requested {longest + params.max_new_tokens} tokens ({longest} in the prompt, "
+                              f"{params.max_new_tokens} for the completion). Please reduce the prompt or max_tokens.",
+                         param="messages", code="context_length_exceeded")
+
+
+def check_api_key(header: str | None, opts: ServeOptions) -> None:
+    """401 unless `Authorization: Bearer <api_key>` (constant-time compare) when a key is set."""
+    if opts.api_key is None:
+        return
+    scheme, _, given = (header or "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), opts.api_key.encode()):
+        raise BadRequest(401, "missing or wrong API key: send the header 'Authorization: Bearer <key>'",
+                         code="invalid_api_key")
+
+
 # ----------------------------------------------------------------------------- responses
 
 
-def completion_body(kind: str, rid: str, model: str, texts: list[str], params: SamplingParams, tok) -> dict:
+def usage(prompt_tokens: int, texts: list[str], tok) -> dict:
+    """OpenAI's usage block; completion tokens are counted by re-encoding (0 without a tokenizer)."""
+    completion = sum(len(tok.encode(t, add_special_tokens=False)) for t in texts) if tok is not None else 0
+    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion, "total_tokens": prompt_tokens + completion}
+
+
+def completion_body(kind: str, rid: str, model: str, texts: list[str], params: SamplingParams, tok,
+                    prompt_tokens: int = 0) -> dict:
     """The non-streaming reply: one choice per (prompt, sample), index = prompt * n + sample."""
     choices = []
     for c, text in enumerate(texts):
@@ -142,9 +189,7 @@ def completion_body(kind: str, rid: str, model: str, texts: list[str], params: S
             choices.append({"index": c, "text": text, "finish_reason": finish, "logprobs": None})
     out = {"id": rid, "object": "chat.completion" if kind == "chat" else "text_completion",
            "created": int(time.time()), "model": model, "choices": choices}
-    if tok is not None:
-        n_out = sum(len(tok.encode(t, add_special_tokens=False)) for t in texts)
-        out["usage"] = {"completion_tokens": n_out}
+    out["usage"] = usage(prompt_tokens, texts, tok)
     return out
 
 
@@ -153,6 +198,12 @@ def finish_reason(text: str, params: SamplingParams, tok) -> str:
     if tok is not None and len(tok.encode(text, add_special_tokens=False)) >= params.max_new_tokens:
         return "length"
     return "stop"
+
+
+def usage_chunk(kind: str, rid: str, model: str, use: dict) -> dict:
+    """The last chunk of a stream that asked for `stream_options.include_usage`: no choices."""
+    return {"id": rid, "object": "chat.completion.chunk" if kind == "chat" else "text_completion",
+            "created": int(time.time()), "model": model, "choices": [], "usage": use}
 
 
 def chunk_body(kind: str, rid: str, model: str, choice: int, delta: str | None, finish: str | None) -> dict:

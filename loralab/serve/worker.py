@@ -1,6 +1,15 @@
 """The one thread that runs the model: takes every job waiting (dynamic batching), groups
-them by sampling parameters and runs each group as one batched `generate` call; streamed
-jobs get their text as it decodes. The model is only ever touched by this thread.
+them by sampling parameters except the seed and runs each group as one batched `generate`
+call; streamed jobs get their text as it decodes. The model is only ever touched by this thread.
+
+Seeds stay out of the batch key: each request carries its own seed (`GenRequest.seed`) and
+the transformers backend draws every row from its own seeded generator, so a request's text
+does not depend on its batch-mates. Before #13 the seed was part of the key, and unseeded
+requests (a random seed each, OpenAI's default) never shared a batch.
+
+Not continuous batching: a batch is formed from the jobs waiting when it starts; jobs that
+arrive while it decodes wait for the next one. A job whose client hangs up is cancelled:
+its rows stop at the next token and leave the batch at the next segment boundary.
 """
 
 from __future__ import annotations
@@ -8,7 +17,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from loralab.inference.generate import GenRequest, SamplingParams, stream_safe
 from loralab.serve.protocol import BadRequest, ServeOptions
@@ -20,12 +29,24 @@ class Job:
     params: SamplingParams
     streaming: bool = False
     deadline: float = 0.0
+    prompt_tokens: int = 0                                      # for `usage`
     result: list[list[str]] | None = None
     error: Exception | None = None
-    cancelled: bool = False
+    cancel_event: threading.Event = field(default_factory=threading.Event)  # shared with every request
     done: threading.Event = field(default_factory=threading.Event)
     deltas: queue.Queue = field(default_factory=queue.Queue)   # (choice index, new text) while streaming
     sent: dict[int, str] = field(default_factory=dict)         # choice index -> text already streamed
+
+    def __post_init__(self) -> None:
+        self.requests = [replace(r, cancelled=self.cancel_event) for r in self.requests]
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel_event.is_set()
+
+    def cancel(self) -> None:
+        """Nobody waits for this job any more: skip it, or stop its rows if it is decoding."""
+        self.cancel_event.set()
 
     def choice(self, i: int, j: int) -> int:
         return i * self.params.n + j
@@ -49,6 +70,7 @@ class Worker(threading.Thread):
         # client timed out frees its slot at once instead of blocking the queue until dequeued.
         self.jobs: queue.Queue = queue.Queue()
         self.pending = 0
+        self.stats = {"batches": 0, "rows": 0}  # generate calls and rows decoded (in /health)
         self._lock = threading.Lock()
         self.streams = generator.streams
 
@@ -73,20 +95,26 @@ class Worker(threading.Thread):
         while (first := self.jobs.get()) is not None:
             batch = self._drain(first)
             stop = None in batch
-            for params, jobs in _group_by_params([j for j in batch if j is not None and not j.cancelled]):
+            live = [j for j in batch if j is not None and not j.cancelled]
+            for params, jobs in _group_by_params(live, self.opts.seed_in_batch_key):
                 self._run_group(params, jobs)
             if stop:
                 return
 
     def _drain(self, first: Job) -> list[Job | None]:
-        """The first job plus every job that arrives within the batching window."""
+        """The first job plus every job that follows it closely: keep taking jobs while the
+        next one comes within batch_wait_s of the last, for at most 10 x batch_wait_s. A burst
+        of clients arrives spread over tens of milliseconds (one HTTP thread each), and a
+        job that misses the batch waits for all of it."""
         batch = [first]
-        time.sleep(self.opts.batch_wait_s)
-        while True:
+        until = time.monotonic() + 10 * self.opts.batch_wait_s
+        while len(batch) < self.opts.max_batch and batch[-1] is not None:
+            wait = min(self.opts.batch_wait_s, until - time.monotonic())
             try:
-                batch.append(self.jobs.get_nowait())
+                batch.append(self.jobs.get(timeout=wait) if wait > 0 else self.jobs.get_nowait())
             except queue.Empty:
-                return batch
+                break
+        return batch
 
     def _run_group(self, params: SamplingParams, jobs: list[Job]) -> None:
         """Generate for jobs sharing params, at most max_batch rows per call; isolate a failing job."""
@@ -105,6 +133,8 @@ class Worker(threading.Thread):
         kwargs = {}
         if self.streams and any(j.streaming for j in jobs):
             kwargs["on_text"] = lambda g, s, text: owner[g][0].on_text(owner[g][1], s, text) if owner[g][0].streaming else None
+        self.stats["batches"] += 1
+        self.stats["rows"] += len(requests) * params.n
         try:
             outs = self.generator.generate(requests, params, **kwargs)
         except Exception as e:  # noqa: BLE001 - a failing batch must never kill the worker
@@ -121,8 +151,10 @@ class Worker(threading.Thread):
             j.done.set()
 
 
-def _group_by_params(jobs: list[Job]) -> list[tuple[SamplingParams, list[Job]]]:
+def _group_by_params(jobs: list[Job], with_seed: bool = False) -> list[tuple[SamplingParams, list[Job]]]:
+    """Jobs by sampling settings except the seed (each request carries its own); `with_seed`
+    keys on the seed too, as before #13 (kept to measure the difference)."""
     groups: dict[SamplingParams, list[Job]] = {}
     for j in jobs:
-        groups.setdefault(j.params, []).append(j)
+        groups.setdefault(j.params if with_seed else replace(j.params, seed=0), []).append(j)
     return list(groups.items())

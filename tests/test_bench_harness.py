@@ -1,0 +1,100 @@
+"""The pure parts of benchmarks/harness.py and scripts/bench_table.py: ratio math, output checks, files."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+harness = _load("benchmarks_harness", ROOT / "benchmarks" / "harness.py")
+bench_table = _load("scripts_bench_table", ROOT / "scripts" / "bench_table.py")
+
+
+def test_spread_is_median_min_max():
+    assert harness.spread([3.0, 1.0, 10.0]) == {"median": 3.0, "min": 1.0, "max": 10.0, "n": 3}
+    assert harness.spread([1.0, 2.0, 4.0, 5.0])["median"] == 3.0  # even count: mean of the middle two
+    with pytest.raises(ValueError):
+        harness.spread([])
+
+
+def test_ratios_are_taken_pair_by_pair():
+    # a loaded second pair slows both sides; the pairwise ratio stays 2, the ratio of medians would not
+    assert harness.pair_ratios([10.0, 5.0, 10.0], [20.0, 10.0, 20.0]) == [2.0, 2.0, 2.0]
+    with pytest.raises(ValueError, match="2 baseline runs but 1 loralab"):
+        harness.pair_ratios([1.0, 2.0], [1.0])
+
+
+def test_interleave_alternates_and_summarises():
+    order = []
+    rates = iter([10.0, 30.0, 20.0, 40.0, 10.0, 50.0])
+
+    def side(name):
+        def run():
+            order.append(name)
+            return {"rate": next(rates)}
+        return run
+
+    runs = harness.interleave(side("a"), side("b"), pairs=3)
+    assert order == ["a", "b", "a", "b", "a", "b"]
+    s = runs.summary()
+    assert s["baseline"] == {"median": 10.0, "min": 10.0, "max": 20.0, "n": 3}
+    assert s["loralab"]["median"] == 40.0
+    assert s["ratio"] == {"median": 3.0, "min": 2.0, "max": 5.0, "n": 3}
+
+
+def test_check_outputs_numbers_and_texts():
+    assert harness.check_outputs([1.0, 2.0], [1.0, 2.04], tol=0.05) == 1
+    with pytest.raises(SystemExit, match="beyond tolerance 0.01: at 1"):
+        harness.check_outputs([1.0, 2.0], [1.0, 2.04], tol=0.01, what="losses")
+    assert harness.check_outputs(["x", "y", "z", "w"], ["x", "y", "z", "v"], tol=0.25) == 3
+    with pytest.raises(SystemExit, match="differ at 1 of 4 positions.*first at 3"):
+        harness.check_outputs(["x", "y", "z", "w"], ["x", "y", "z", "v"], tol=0.0)
+    with pytest.raises(SystemExit, match="differ in length"):
+        harness.check_outputs([True], [True, False], tol=0.0)
+
+
+def test_emit_prints_one_line_and_writes_the_file(tmp_path, capsys):
+    path = harness.emit("demo", {"ratio": 1.5, "env": {"threads": 2}}, results_dir=tmp_path / "results")
+    assert json.loads(capsys.readouterr().out.strip()) == {"ratio": 1.5, "env": {"threads": 2}}
+    assert json.loads(path.read_text()) == {"ratio": 1.5, "env": {"threads": 2}}
+    assert [p.name for p in path.parent.iterdir()] == ["demo.json"]  # no temporary file left behind
+
+
+def test_environment_records_threads_and_load():
+    env = harness.environment()
+    assert env["threads"] >= 1 and len(env["load_avg"]) == 3 and env["cpu"] and env["date"].endswith("Z")
+
+
+def test_table_is_spliced_between_markers_and_merged_from_files(tmp_path):
+    (tmp_path / "x.json").write_text('{"a": 1}')
+    (tmp_path / "w.json").write_text('{"b": 2}')
+    assert list(bench_table.merge(tmp_path)) == ["w", "x"]
+    block = bench_table.render({"x": {"a": 1}})
+    doc = bench_table.splice("# Page\n\nintro\n", block)
+    assert doc.startswith("# Page\n\nintro\n\n" + bench_table.START) and doc.endswith(bench_table.END + "\n")
+    assert bench_table.splice(doc.replace("`x.py`", "`old.py`"), block) == doc  # rewritten whole, text kept
+
+
+def test_docs_table_matches_results_json():
+    # the docs table is generated: a hand edit, or results.json committed without rerunning the script, fails here
+    if not bench_table.RESULTS.exists():
+        pytest.skip("no benchmarks/results.json yet (make bench writes it)")
+    results = json.loads(bench_table.RESULTS.read_text(encoding="utf-8"))
+    doc = bench_table.DOC.read_text(encoding="utf-8")
+    assert bench_table.START in doc, "docs/benchmarks.md lacks the table markers; run scripts/bench_table.py"
+    assert bench_table.splice(doc, bench_table.render(results)) == doc, \
+        "docs/benchmarks.md differs from benchmarks/results.json; run scripts/bench_table.py"

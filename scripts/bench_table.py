@@ -41,6 +41,9 @@ def _spread(s: dict | None) -> str:
 
 def _env(figs: dict) -> str:
     env, start = figs.get("env", {}), figs.get("env_start", {})
+    if not env and "loadavg_before" in figs:  # serve_burst.py records its own load and core count
+        env = {"load_avg": figs["loadavg_after"], "cpus": figs.get("cpu_count"), "threads": figs.get("omp_num_threads")}
+        start = {"load_avg": figs["loadavg_before"]}
     load = [start.get("load_avg", [None])[0], env.get("load_avg", [None])[0]]
     load_text = " -> ".join(f"{x:.2f}" for x in load if x is not None) or "?"
     busy = [x for x in load if x is not None and x > env.get("cpus", float("inf"))]
@@ -81,7 +84,20 @@ def _sandbox(f: dict) -> list[tuple[str, str, str, str]]:
              _spread(f.get("sandbox_ratio_spread")))]
 
 
-ROWS = {"train_throughput": _train, "eval_throughput": _eval, "sandbox_throughput": _sandbox}
+def _serve(f: dict) -> list[tuple[str, str, str, str]]:
+    spread = lambda s: {**s, "n": len(f["rounds"])}  # noqa: E731
+    what = f"{f['requests']} unseeded chat requests x {f['max_tokens']} tokens, {f['model']}"
+    conc = sorted(r["concurrent_s"] for r in f["rounds"])[len(f["rounds"]) // 2]
+    return [(f"`serve_burst.py` ({what}) vs seed in the batch key",
+             "concurrent, batched by seed (before #13): "
+             f"{sorted(r['old_concurrent_s'] for r in f['rounds'])[len(f['rounds']) // 2]:.1f} s",
+             f"concurrent, one batch: {conc:.1f} s", _spread(spread(f["speedup_vs_old_batching"]))),
+            ("`serve_burst.py` vs sequential requests",
+             f"one at a time: {sorted(r['sequential_s'] for r in f['rounds'])[len(f['rounds']) // 2]:.1f} s",
+             f"concurrent: {conc:.1f} s", _spread(spread(f["speedup_vs_sequential"])))]
+
+
+ROWS = {"train_throughput": _train, "eval_throughput": _eval, "sandbox_throughput": _sandbox, "serve_burst": _serve}
 
 
 def render(results: dict) -> str:

@@ -27,7 +27,7 @@ demo: $(STAMP)
 	$(BIN)/loralab study run examples/quickstart.yaml
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"

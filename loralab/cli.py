@@ -402,7 +402,7 @@ def report_cmd(
 
     Example: loralab report runs/quickstart
     """
-    from loralab.analysis.report import summary_rich_table, summary_table, write_report
+    from loralab.report import summary_rich_table, summary_table, write_report
 
     md, page = write_report(study_dir)
     out.print(summary_rich_table(summary_table(study_dir)))
@@ -581,7 +581,7 @@ def study_run(
         root = run_study(config, overrides or [])
         html = None
         if report:
-            from loralab.analysis.report import write_report
+            from loralab.report import write_report
 
             _, html = write_report(root)
     if as_json:
@@ -589,7 +589,7 @@ def study_run(
 
         _print_json({**study_summary(root), "report": str(html.resolve()) if html else None})
     elif report:
-        from loralab.analysis.report import render_summary
+        from loralab.report import render_summary
 
         out.print(render_summary(root), highlight=False)
         out.print(f"report: {html.resolve()}")

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from test_report import write_fake_study  # sibling module: the hand-built two-run study
 
-from loralab.analysis.report import write_report
+from loralab.report import write_report
 
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots" / "report"
 UPDATE = os.environ.get("LORALAB_UPDATE_SNAPSHOTS") == "1"

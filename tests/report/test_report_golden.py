@@ -3,7 +3,7 @@
 A restructuring of the report must not change a character of what it writes. After a
 deliberate change to the report, regenerate the files in tests/snapshots/report/ and review the diff:
 
-    LORALAB_UPDATE_SNAPSHOTS=1 .venv/bin/python -m pytest -q tests/analysis/test_report_golden.py
+    LORALAB_UPDATE_SNAPSHOTS=1 .venv/bin/python -m pytest -q tests/report/test_report_golden.py
 
 Three things differ from one run to the next and are replaced before comparing: the time the
 report was written, the temporary study directory, and the PNG bytes embedded in report.html
@@ -25,7 +25,7 @@ from loralab.report import write_report
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots" / "report"
 UPDATE = os.environ.get("LORALAB_UPDATE_SNAPSHOTS") == "1"
 REGENERATE = ("regenerate after a deliberate change: "
-              "LORALAB_UPDATE_SNAPSHOTS=1 .venv/bin/python -m pytest -q tests/analysis/test_report_golden.py")
+              "LORALAB_UPDATE_SNAPSHOTS=1 .venv/bin/python -m pytest -q tests/report/test_report_golden.py")
 
 
 def _stable(text: str, root: Path) -> str:

@@ -860,7 +860,7 @@ def check_run_dir(cfg, resume: bool) -> None:
     out_dir never mixes two runs' checkpoints or overwrites someone's files.
     """
     from loralab.config import read_yaml
-    from loralab.train.sft import FIXED_ON_RESUME, _flatten
+    from loralab.train.resume import FIXED_ON_RESUME, flatten_config
 
     run_dir = output_dir(cfg.train.out_dir, "train.out_dir")
     entries = {p.name for p in run_dir.iterdir()} if run_dir.exists() else set()
@@ -871,8 +871,8 @@ def check_run_dir(cfg, resume: bool) -> None:
     if "config.yaml" not in entries:
         raise LoralabError(f"train.out_dir {run_dir}: not empty and not a loralab run (no config.yaml); "
                            "choose a new or empty directory")
-    saved = _flatten(read_yaml(run_dir / "config.yaml"))
-    now = _flatten(cfg.model_dump(mode="json"))
+    saved = flatten_config(read_yaml(run_dir / "config.yaml"))
+    now = flatten_config(cfg.model_dump(mode="json"))
     changed = sorted(k for k in saved.keys() | now.keys() if saved.get(k) != now.get(k) and k.startswith(FIXED_ON_RESUME))
     if changed:
         diffs = "; ".join(f"{k}: {saved.get(k)!r} there, {now.get(k)!r} here" for k in changed[:5])

@@ -406,7 +406,7 @@ def report_cmd(
 
     Example: loralab report runs/quickstart
     """
-    from loralab.analysis.report import summary_rich_table, summary_table, write_report
+    from loralab.report import summary_rich_table, summary_table, write_report
 
     md, page = write_report(study_dir)
     out.print(summary_rich_table(summary_table(study_dir)))
@@ -585,7 +585,7 @@ def study_run(
         root = run_study(config, overrides or [])
         html = None
         if report:
-            from loralab.analysis.report import write_report
+            from loralab.report import write_report
 
             _, html = write_report(root)
     if as_json:
@@ -593,7 +593,7 @@ def study_run(
 
         _print_json({**study_summary(root), "report": str(html.resolve()) if html else None})
     elif report:
-        from loralab.analysis.report import render_summary
+        from loralab.report import render_summary
 
         out.print(render_summary(root), highlight=False)
         out.print(f"report: {html.resolve()}")
@@ -864,7 +864,7 @@ def check_run_dir(cfg, resume: bool) -> None:
     out_dir never mixes two runs' checkpoints or overwrites someone's files.
     """
     from loralab.config import read_yaml
-    from loralab.train.sft import FIXED_ON_RESUME, _flatten
+    from loralab.train.resume import FIXED_ON_RESUME, flatten_config
 
     run_dir = output_dir(cfg.train.out_dir, "train.out_dir")
     entries = {p.name for p in run_dir.iterdir()} if run_dir.exists() else set()
@@ -875,8 +875,8 @@ def check_run_dir(cfg, resume: bool) -> None:
     if "config.yaml" not in entries:
         raise LoralabError(f"train.out_dir {run_dir}: not empty and not a loralab run (no config.yaml); "
                            "choose a new or empty directory")
-    saved = _flatten(read_yaml(run_dir / "config.yaml"))
-    now = _flatten(cfg.model_dump(mode="json"))
+    saved = flatten_config(read_yaml(run_dir / "config.yaml"))
+    now = flatten_config(cfg.model_dump(mode="json"))
     changed = sorted(k for k in saved.keys() | now.keys() if saved.get(k) != now.get(k) and k.startswith(FIXED_ON_RESUME))
     if changed:
         diffs = "; ".join(f"{k}: {saved.get(k)!r} there, {now.get(k)!r} here" for k in changed[:5])

@@ -35,10 +35,11 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from loralab.config import RunConfig, read_yaml, save_config
+from loralab.config import RunConfig, save_config
 from loralab.errors import LoralabError
 from loralab.io import read_json, read_jsonl, sha256_file, write_json, write_meta
 from loralab.train import checkpoints
+from loralab.train import resume as resume_checks
 from loralab.train.batching import IGNORE, Example, collate, make_plan, tokenize
 
 if TYPE_CHECKING:
@@ -46,10 +47,6 @@ if TYPE_CHECKING:
 
 console = Console(stderr=True)
 PRECISION = {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}  # ours -> accelerate's mixed_precision
-# Keys that decide which batches and updates a run makes: changing one breaks exact resume.
-FIXED_ON_RESUME = ("model", "data", "adapter", "train.objective", "train.batch_size", "train.grad_accum",
-                   "train.seed", "train.batching", "train.max_seq_len", "train.epochs", "train.max_steps",
-                   "train.scheduler", "train.warmup_ratio", "train.optimizer")
 
 
 def train(cfg: RunConfig, resume: bool = False) -> Path:
@@ -188,19 +185,8 @@ class Recipe:
         if not resume:
             raise LoralabError(f"train.out_dir {self.run_dir}: holds an unfinished run (last checkpoint {ckpt.name}); "
                                "pass --resume to continue it, or choose another train.out_dir")
-        self._check_same_config()
+        resume_checks.check_same_config(self.cfg, self.run_dir)
         return ckpt
-
-    def _check_same_config(self) -> None:
-        # A key added to the config after the run started (data.train_on) reads as its default.
-        saved = {**_flatten(RunConfig().model_dump(mode="json")), **_flatten(read_yaml(self.run_dir / "config.yaml"))}
-        now = _flatten(self.cfg.model_dump(mode="json"))
-        changed = sorted(k for k in saved.keys() | now.keys()
-                         if saved.get(k) != now.get(k) and k.startswith(FIXED_ON_RESUME))
-        if changed:
-            diffs = "; ".join(f"{k}: {saved.get(k)!r} -> {now.get(k)!r}" for k in changed)
-            raise LoralabError(f"{self.run_dir}/config.yaml: --resume needs the same run, but {diffs}; "
-                               "restore these keys or train into a new train.out_dir")
 
     # ------------------------------------------------------------------------- data
 
@@ -294,7 +280,7 @@ class Recipe:
             from loralab.train.lora import split_plain_lora
 
             weights, saved_initial = split_plain_lora(weights)
-            _check_same_init(ckpt, initial, saved_initial)
+            resume_checks.check_same_init(ckpt, initial, saved_initial)
         result = set_peft_model_state_dict(model, weights)
         if getattr(result, "unexpected_keys", None):
             raise LoralabError(f"{ckpt}: adapter weights do not match this adapter config ({result.unexpected_keys[:3]})")
@@ -586,31 +572,6 @@ class Recipe:
 
             AcceleratorState._reset_state(reset_partial_state=True)
             GradientState._reset_state()
-
-
-def _check_same_init(ckpt: Path, derived: dict, saved: dict) -> None:
-    """The PiSSA/OLoRA init re-derived from the base is the one the run started from.
-
-    Otherwise W_res differs (another library version or device computed another SVD) and
-    continuing would train a different model than the checkpoint's."""
-    keys = {k for k in derived if ".lora_A." in k or ".lora_B." in k}
-    if keys != saved.keys():
-        raise LoralabError(f"{ckpt}: its adapter does not match this run's adapter config (layers or init differ)")
-    worst = max(((derived[k] - saved[k].to(derived[k])).abs().max().item() for k in keys), default=0.0)
-    if worst > 1e-4:
-        raise LoralabError(f"{ckpt}: the PiSSA/OLoRA initialisation re-derived from the base differs from the one this "
-                           f"run started from (max diff {worst:.2g}); resume where the run started, or continue its "
-                           "adapter through model.adapter (init default) in a new train.out_dir")
-
-
-def _flatten(tree: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in tree.items():
-        if isinstance(value, dict) and key != "field_map" and key != "task_options":
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 __all__ = ["train", "Recipe", "Example"]

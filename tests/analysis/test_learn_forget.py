@@ -4,9 +4,9 @@ import pytest
 import yaml
 
 from loralab.analysis.learn_forget import study_points, write_learn_forget
-from loralab.analysis.report import write_report
 from loralab.errors import LoralabError
 from loralab.io import write_json
+from loralab.report import write_report
 
 # run -> system -> (humaneval pass@1, arc acc_norm, hellaswag acc_norm)
 SCORES = {"lora": {"base": (0.10, 0.30, 0.40), "checkpoint-10": (0.15, 0.29, 0.40), "checkpoint-20": (0.20, 0.28, 0.38)},

@@ -44,7 +44,7 @@ def test_bad_specs_name_the_problem(tmp_path, tiny_model_dir):
 
 
 def test_kspecialist_study_end_to_end(tmp_path, tiny_model_dir):
-    from loralab.analysis.report import write_report
+    from loralab.report import write_report
 
     root = run_kspecialist(write_spec(tmp_path, tiny_model_dir))
     for k in (1, 2):

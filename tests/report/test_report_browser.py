@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from loralab.analysis.report import write_report
+from loralab.report import write_report
 
 pytestmark = pytest.mark.browser
 

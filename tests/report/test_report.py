@@ -19,10 +19,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from loralab.analysis.report import config_diff, flatten, render_summary, summary_table, verdict, write_report
 from loralab.config import RunConfig, save_config
 from loralab.errors import LoralabError
 from loralab.io import write_json, write_jsonl
+from loralab.report import config_diff, flatten, render_summary, summary_table, verdict, write_report
 
 TASKS = {"pytasks": 20, "humaneval": 10}  # task -> number of problems
 STEPS = (10, 20, 30)
@@ -242,7 +242,7 @@ def test_significance_verdicts(study):
             "Holm-adjusted over 3 tests 0.062)") in sig
     assert re.search(r"<td class=\"num\">0\.031</td><td class=\"num\">0\.062</td>", sig)
     assert "McNemar p (raw)" in sig and "Holm p" in sig
-    from loralab.analysis.report import Comparison
+    from loralab.results import Comparison
 
     worse = Comparison(a="base", b="r8", task="t", n=30, a_solved=20, b_solved=8, only_a=12, only_b=0,
                        mcnemar_p=0.0005, delta_pass1=-0.4)

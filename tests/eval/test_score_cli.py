@@ -77,8 +77,8 @@ def test_unknown_task_id_names_the_line(tmp_path):
     assert isinstance(res.exception, LoralabError)
     assert "s.jsonl:2: task_id 'HumanEval/999' is not a humaneval problem" in str(res.exception)
     with pytest.raises(LoralabError, match="--k"):
-        from loralab.cli import _ks
-        _ks("1,x")
+        from loralab.cli.common import parse_ks
+        parse_ks("1,x")
 
 
 # ----------------------------------------------------------------------------- resume after a kill

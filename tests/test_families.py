@@ -66,13 +66,15 @@ def train_run(model: Path, data: Path, out: Path, method: str) -> Path:
     return out
 
 
-def raw_continuation(model: Path, index: int) -> str:
-    """Greedy continuation of HumanEval problem `index`'s plain prompt text (BOS + prompt, no template)."""
+def raw_continuation(model: Path, index: int, style: str) -> str:
+    """Greedy continuation of HumanEval problem `index` asked as a raw prompt in `style` (BOS + text, no chat)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from loralab.eval.sweep import task_request
     from loralab.eval.tasks import get_task
 
-    prompt = get_task("humaneval").problems()[index].prompt
+    task = get_task("humaneval")
+    prompt = task_request(task, task.problems()[index], style).prompt
     tok, lm = AutoTokenizer.from_pretrained(model), AutoModelForCausalLM.from_pretrained(model)
     ids = tok(prompt, return_tensors="pt").input_ids
     out = lm.generate(ids, max_new_tokens=6, do_sample=False, pad_token_id=tok.pad_token_id)
@@ -120,7 +122,7 @@ def test_family_prepare_train_eval_export_serve(family, tmp_path, embedded_dir):
     else:
         res = runner.invoke(app, [*prep, "--template", "chat", "--model", str(model)])
         assert "has no chat template" in str(res.exception) and not data.exists()  # main() prints it as error:
-        cli(*prep)  # the default: an alpaca-style plain-text prompt
+        cli(*prep, "--model", str(model))  # auto: no chat template, so an alpaca-style plain-text prompt
     rows = read_jsonl(data / "train.jsonl")
     assert all(("<|im_start|>" in r["prompt"]) == chat for r in rows)
 
@@ -148,9 +150,11 @@ def test_family_prepare_train_eval_export_serve(family, tmp_path, embedded_dir):
     assert [s["name"] for s in summary["systems"]] == ["base", "checkpoint-2"]
     records = read_jsonl(lora / "eval" / "samples.jsonl")
     assert len(records) == 4
-    if not chat:
+    if not chat:  # asked as the run was trained (#12): the Alpaca layout, as a raw prompt
+        assert summary["prompt_template"] == "alpaca"
         base = [r["completion"] for r in records if r["system"] == "base"]
-        assert [c for c in base if c] and all(raw_continuation(model, i).startswith(c) for i, c in enumerate(base))
+        assert [c for c in base if c] and all(raw_continuation(model, i, "alpaca").startswith(c)
+                                              for i, c in enumerate(base))
 
     # export --merge (DoRA) -> a plain model of the same family that serves completions and chat
     merged = tmp_path / "merged"

@@ -6,6 +6,8 @@ tests/train/), so `from conftest import ...` would pick whichever was imported f
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,3 +22,13 @@ def shared_file(rel: str) -> Path:
     if not path.exists():
         pytest.skip(f"real data {rel} is absent (expected at {path})")
     return path
+
+
+def load_script(path: Path, name: str | None = None):
+    """A script of the repository (scripts/, benchmarks/) imported as a module, for tests of its functions."""
+    name = name or path.stem
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module

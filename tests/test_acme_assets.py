@@ -7,11 +7,11 @@ must have learnt the library to pass); a stub returning None fails every task.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+from realdata import load_script  # noqa: E402
 
 from loralab.data.formats import fenced_python
 from loralab.eval.tasks import check, get_task
@@ -73,9 +73,7 @@ def test_a_stub_returning_none_or_a_guessed_helper_fails(task):
 
 
 def test_committed_file_matches_its_source(rows):
-    spec = importlib.util.spec_from_file_location("build_acme_tasks", ROOT / "scripts" / "build_acme_tasks.py")
-    builder = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(builder)
+    builder = load_script(ROOT / "scripts" / "build_acme_tasks.py")
     assert builder.build_rows() == rows, "rerun: .venv/bin/python scripts/build_acme_tasks.py"
     text = (ROOT / "loralab" / "assets" / "acme.jsonl").read_text(encoding="utf-8")
     assert text == "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
 import pytest
+from realdata import load_script  # noqa: E402
 
 from loralab.config import describe
 
@@ -18,14 +18,7 @@ PENDING: set[str] = set()  # pages linked before they exist (none now)
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 
 
-def _load_gen_docs():
-    spec = importlib.util.spec_from_file_location("gen_docs", ROOT / "scripts" / "gen_docs.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-gen_docs = _load_gen_docs()
+gen_docs = load_script(ROOT / "scripts" / "gen_docs.py")
 
 
 @pytest.mark.parametrize("path", sorted(gen_docs.pages()), ids=lambda p: p.name)

@@ -13,6 +13,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+from realdata import load_script  # noqa: E402
 
 from loralab.io import read_jsonl
 
@@ -21,14 +22,7 @@ ASSET = Path(str(importlib.resources.files("loralab") / "assets" / "pytasks.json
 REBUILD = "rerun: .venv/bin/python scripts/build_pytasks.py"
 
 
-def _load_builder():
-    spec = importlib.util.spec_from_file_location("build_pytasks", ROOT / "scripts" / "build_pytasks.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-builder = _load_builder()
+builder = load_script(ROOT / "scripts" / "build_pytasks.py")
 
 
 @pytest.fixture(scope="module")

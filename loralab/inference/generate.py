@@ -106,6 +106,20 @@ class GenRequest:
 OnText = Callable[[int, int, str], None]  # (request index, sample index, text so far)
 
 
+@dataclass
+class Arrival:
+    """Requests handed to a backend that decodes continuously (`joins`: the transformers one):
+    its `run` takes them at the start or between decode steps, each with its own sampling, and
+    calls `done(outs)` (`params.n` texts per request) once all of their samples have ended,
+    or `failed(error)` when they cannot be decoded (an unknown adapter)."""
+
+    requests: list[GenRequest]
+    params: SamplingParams
+    done: Callable[[list[list[str]]], None]
+    on_text: OnText | None = None
+    failed: Callable[[Exception], None] | None = None
+
+
 class Generator(Protocol):
     """What every backend (and every wrapper of one, like the cache) provides; callers use
     these members and nothing else."""

@@ -7,9 +7,12 @@ the transformers backend draws every row from its own seeded generator, so a req
 does not depend on its batch-mates. Before #13 the seed was part of the key, and unseeded
 requests (a random seed each, OpenAI's default) never shared a batch.
 
-Not continuous batching: a batch is formed from the jobs waiting when it starts; jobs that
-arrive while it decodes wait for the next one. A job whose client hangs up is cancelled:
-its rows stop at the next token and leave the batch at the next segment boundary.
+With a backend that `joins` (the transformers one), batching is continuous: the jobs
+waiting when decoding starts form the batch whatever their sampling settings, and jobs that
+arrive while it decodes join it between decode steps, each row with its own max_tokens,
+temperature, stops and seed; a finished row's slot goes to the next waiting row. Other
+backends get one `generate` call per group of jobs with equal settings. A job whose client
+hangs up is cancelled: its rows stop at the next token and free their slots.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 
-from loralab.inference.generate import GenRequest, SamplingParams, stream_safe
+from loralab.inference.generate import Arrival, GenRequest, SamplingParams, stream_safe
 from loralab.serve.protocol import BadRequest, ServeOptions
 
 
@@ -96,10 +99,58 @@ class Worker(threading.Thread):
             batch = self._drain(first)
             stop = None in batch
             live = [j for j in batch if j is not None and not j.cancelled]
-            for params, jobs in _group_by_params(live, self.opts.seed_in_batch_key):
-                self._run_group(params, jobs)
+            if getattr(self.generator, "joins", False) and not self.opts.seed_in_batch_key:
+                stop = self._run_continuous(live) or stop
+            else:
+                for params, jobs in _group_by_params(live, self.opts.seed_in_batch_key):
+                    self._run_group(params, jobs)
             if stop:
                 return
+
+    def _run_continuous(self, jobs: list[Job]) -> bool:
+        """Continuous batching: every job, whatever its sampling settings, decodes in one running
+        batch, and jobs that arrive meanwhile join it between decode steps (each row keeps its
+        own max_tokens, temperature, stops and seed). Returns whether the stop sentinel came."""
+        stop, joined = False, list(jobs)
+
+        def more() -> list[Arrival]:
+            nonlocal stop
+            arrivals = []
+            while not stop:
+                try:
+                    job = self.jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    stop = True
+                elif not job.cancelled:
+                    joined.append(job)
+                    arrivals.append(self._arrival(job))
+                    self.stats["rows"] += len(job.requests) * job.params.n
+            return arrivals
+
+        self.stats["batches"] += 1
+        self.stats["rows"] += sum(len(j.requests) * j.params.n for j in jobs)
+        try:
+            self.generator.run([self._arrival(j) for j in jobs], more=more)
+        except Exception as e:  # noqa: BLE001 - a failing batch must never kill the worker
+            for j in joined:  # retry the unfinished ones alone: one bad request fails only itself
+                if not j.done.is_set():
+                    self._run_jobs(j.params, [j]) if len(joined) > 1 else self._fail(j, e)
+        return stop
+
+    def _arrival(self, job: Job) -> Arrival:
+        def done(outs: list[list[str]]) -> None:
+            job.result = outs
+            job.done.set()
+
+        on_text = job.on_text if job.streaming and self.streams else None
+        return Arrival(job.requests, job.params, done, on_text, failed=lambda e: self._fail(job, e))
+
+    @staticmethod
+    def _fail(job: Job, error: Exception) -> None:
+        job.error = error
+        job.done.set()
 
     def _drain(self, first: Job) -> list[Job | None]:
         """The first job plus every job that follows it closely: keep taking jobs while the

@@ -1,11 +1,10 @@
 """Chat answers of code tasks stop after one complete fenced block, and are never cut at the
 opening fence by completion-style stop strings."""
 
-import torch
 from transformers import AutoTokenizer
 
 from loralab.eval.tasks.humaneval import HumanEval
-from loralab.inference.backends.transformers_backend import StopAfterCodeBlock
+from loralab.inference.backends.transformers_backend import stops
 from loralab.inference.generate import SamplingParams, chat_params, code_block_end, cut_after_code_block, cut_at_stop
 
 ANSWER = "Here is the function:\n```python\ndef add(a, b):\n    return a + b\n```\nIt adds a and b."
@@ -29,13 +28,11 @@ def test_chat_params_drop_completion_stops():
     assert chat.identity() != params.identity()  # cached separately
 
 
-def test_stopping_criterion_fires_only_after_the_closing_fence(tiny_model_dir):
+def test_stop_check_fires_only_after_the_closing_fence(tiny_model_dir):
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
-    prompt = tok("Write add.", add_special_tokens=False)["input_ids"]
-    crit = StopAfterCodeBlock(tok, len(prompt))
+    params = SamplingParams(stop_after_code_block=True)
     closed = tok(ANSWER[:code_block_end(ANSWER)], add_special_tokens=False)["input_ids"]
     open_ = tok("Here is the function:\n```python\ndef add(a, b):", add_special_tokens=False)["input_ids"]
-    width = max(len(closed), len(open_))
-    rows = [prompt + closed + [tok.eos_token_id] * (width - len(closed)), prompt + open_ + [tok.eos_token_id] * (width - len(open_))]
-    hit = crit(torch.tensor(rows), None)
-    assert hit.tolist() == [True, False]
+    assert stops(tok, closed, params) and not stops(tok, open_, params)
+    assert not stops(tok, closed, SamplingParams())  # only when asked for
+    assert stops(tok, tok("x = 1\n\ndef", add_special_tokens=False)["input_ids"], SamplingParams(stop=("\ndef",)))

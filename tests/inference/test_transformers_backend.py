@@ -170,20 +170,44 @@ def test_stop_helpers():
     assert stream_safe("hello", ("xyz",)) == "hello"
 
 
-def test_segmented_decoding_equals_one_generate_call(gen, monkeypatch):
-    """Past the first segment, unfinished rows continue in a smaller batch; greedy text and
-    seeded samples are those of one long generate call."""
+def test_continuous_batching_equals_one_row_at_a_time(gen, monkeypatch):
+    """Rows leave the batch as they end and waiting rows are prefilled into their slots:
+    greedy texts and seeded samples are those of a batch of one."""
     import loralab.inference.backends.transformers_backend as tb
 
+    joins = []
+    real_add = tb.DecodeBatch.add
+    monkeypatch.setattr(tb.DecodeBatch, "add", lambda self, rows: joins.append(len(rows)) or real_add(self, rows))
     reqs = [GenRequest(prompt=p) for p in PROMPTS]
-    stop = SamplingParams(max_new_tokens=40, stop=("\n\n",))  # some rows stop early, some run on
-    sampled = SamplingParams(n=2, temperature=1.0, top_p=0.9, max_new_tokens=40, seed=3)
-    monkeypatch.setattr(tb, "FIRST_SEGMENT", 10_000)  # one segment: plain model.generate
-    want = [gen.generate(reqs, p) for p in (SamplingParams(max_new_tokens=40), stop, sampled)]
-    monkeypatch.setattr(tb, "FIRST_SEGMENT", 5)  # segments of 5, 10, 20, 5 tokens
-    calls = []
-    real = gen._decode
-    monkeypatch.setattr(gen, "_decode", lambda ids, *a, **k: calls.append(len(ids)) or real(ids, *a, **k))
-    got = [gen.generate(reqs, p) for p in (SamplingParams(max_new_tokens=40), stop, sampled)]
-    assert got == want
-    assert len(calls) > 3 and min(calls) < max(calls)  # finished rows left the batch
+    settings = (SamplingParams(max_new_tokens=12), SamplingParams(max_new_tokens=12, stop=("\n\n",)),
+                SamplingParams(n=2, temperature=1.0, top_p=0.9, max_new_tokens=12, seed=3))
+    monkeypatch.setattr(gen, "batch_size", 3)  # 4 or 8 rows through 3 slots: they must refill
+    got = [gen.generate(reqs, p) for p in settings]
+    assert len(joins) > len(settings) and min(joins) < 3  # rows joined a running batch
+    monkeypatch.setattr(gen, "batch_size", 1)
+    assert got == [gen.generate(reqs, p) for p in settings]
+
+
+def test_greedy_tokens_are_those_of_model_generate(gen):
+    params = SamplingParams(max_new_tokens=20)
+    ours = gen.generate([GenRequest(prompt=p) for p in PROMPTS], params)
+    for prompt, (text,) in zip(PROMPTS, ours, strict=True):
+        enc = gen.tok(prompt, return_tensors="pt")
+        with torch.inference_mode(), gen.model.disable_adapter():
+            ids = gen.model.generate(**enc, max_new_tokens=20, do_sample=False, pad_token_id=gen.tok.pad_token_id)
+        assert text == gen.tok.decode(ids[0, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+
+
+def test_rows_keep_their_own_token_budget_and_join_a_running_batch(gen):
+    """Per-request max_new_tokens (a server request's max_tokens); requests handed over by
+    `more` between decode steps join the batch and finish before it does."""
+    from loralab.inference.generate import Arrival
+
+    done, order = {}, []
+    finish = lambda key: lambda outs: (done.__setitem__(key, outs[0][0]), order.append(key))  # noqa: E731
+    arrive = lambda key, m: Arrival([GenRequest(prompt=PROMPTS[1])], SamplingParams(max_new_tokens=m), finish(key))  # noqa: E731
+    later = [arrive("late", 5)]
+    gen.run([arrive("long", 30), arrive("short", 3)], more=lambda: [later.pop()] if later and done else [])
+    assert order == ["short", "late", "long"]  # "late" joined after "short" ended, and ended first
+    assert done["short"] and done["long"].startswith(done["short"]) and done["long"].startswith(done["late"])
+    assert len(done["short"]) < len(done["late"]) < len(done["long"])

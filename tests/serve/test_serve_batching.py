@@ -191,3 +191,22 @@ def test_cli_api_key_from_the_environment(tiny_model_dir):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_a_request_joins_a_running_batch_with_its_own_max_tokens(gen):
+    """Continuous batching: a short request sent while a long one decodes joins its batch
+    between decode steps and answers long before the long one ends."""
+    with start_server(gen, model_name="tiny", context_tokens=2048) as handle:
+        url = handle.url + "/chat/completions"
+        worker = handle.server.worker
+        with ThreadPoolExecutor(1) as pool:
+            long = pool.submit(post_json, url, {**chat(max_tokens=1500), "temperature": 0})
+            while worker.stats["batches"] == 0:  # the long job is decoding
+                time.sleep(0.01)
+            status, short = post_json(url, {**chat(max_tokens=5), "temperature": 0.7, "seed": 3})
+            assert status == 200 and short["usage"]["completion_tokens"] <= 5
+            assert not long.done()  # it answered while the long job still decoded
+            assert long.result()[0] == 200
+        assert worker.stats["batches"] == 1 and worker.stats["rows"] == 2  # one running batch
+        status, alone = post_json(url, {**chat(max_tokens=5), "temperature": 0.7, "seed": 3})
+        assert alone["choices"][0]["message"]["content"] == short["choices"][0]["message"]["content"]

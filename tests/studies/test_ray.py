@@ -65,7 +65,7 @@ def test_ray_study_equals_the_serial_one(ray, serial, tmp_path, tiny_model_dir):
 def test_a_killed_study_resumed_on_ray_redoes_nothing(ray, serial, tmp_path, tiny_model_dir):
     root = tmp_path / "study"
     spec = small_study(tmp_path / "s.yaml", tiny_model_dir, root)
-    done = root / "runs" / "r2" / "eval" / "summary.json"  # killed after the first run, before the second trained
+    done = root / "runs" / "r2" / "eval" / "meta.json"  # killed after the first run (meta.json: written last), before the second trained
     assert run_until(spec, lambda: done.exists() and not (root / "runs" / "r4" / "summary.json").exists()), \
         "the study finished before the kill"
     r2_trained = (root / "runs" / "r2" / "summary.json").stat().st_mtime_ns

@@ -89,20 +89,24 @@ def prepare(data_cfg: DataConfig, out_dir: str | Path, model_cfg: ModelConfig | 
     render = Renderer(resolve_template(data_cfg.template, fmt, model_cfg), model_cfg)
     resolved = data_cfg.model_copy(update={"format": fmt, "template": render.template})
     fingerprint = _fingerprint(source, resolved, render)
+    if (done := _finished(out_dir, fingerprint)) is not None:
+        return done
+
+    kept, dropped = _clean(source, fmt, data_cfg.field_map)
+    if not any(kept.values()):
+        raise LoralabError(f"{data_cfg.source}: no rows left after cleaning ({_reasons_text(dropped)})")
+    splits = _split(kept, data_cfg, source.has_predefined_splits and data_cfg.use_predefined_splits)
+    all_turns = data_cfg.train_on == "all_assistant"
+    rows = {name: [output_row(ex, render(ex), fmt, render if all_turns else None) for ex in split]
+            for name, split in splits.items()}
+    result = PrepareResult(out_dir, data_cfg.source, fmt, render.template, len(source.rows()),
+                           {name: len(rows[name]) for name in SPLITS}, dict(Counter(r for _, r in dropped)))
+    _refuse_foreign_dir(out_dir)  # every user error before the lock file: bad input leaves nothing behind
     # Runs of a study that share this directory may prepare it at once (Ray tasks): the first
     # writes it, the others wait and find it finished, so none swaps it under another's reader.
     with file_lock(lock_path(out_dir)):
         if (done := _finished(out_dir, fingerprint)) is not None:
             return done
-        kept, dropped = _clean(source, fmt, data_cfg.field_map)
-        if not any(kept.values()):
-            raise LoralabError(f"{data_cfg.source}: no rows left after cleaning ({_reasons_text(dropped)})")
-        splits = _split(kept, data_cfg, source.has_predefined_splits and data_cfg.use_predefined_splits)
-        all_turns = data_cfg.train_on == "all_assistant"
-        rows = {name: [output_row(ex, render(ex), fmt, render if all_turns else None) for ex in split]
-                for name, split in splits.items()}
-        result = PrepareResult(out_dir, data_cfg.source, fmt, render.template, len(source.rows()),
-                               {name: len(rows[name]) for name in SPLITS}, dict(Counter(r for _, r in dropped)))
         _write(out_dir, rows, dropped, resolved, _meta(result, source, resolved, render, fingerprint))
     result.seconds = time.time() - started
     return result

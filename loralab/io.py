@@ -111,6 +111,35 @@ def swap_dir(new: str | Path, path: str | Path) -> None:
         _OURS.discard(aside)
 
 
+@contextlib.contextmanager
+def file_lock(path: str | Path) -> Iterator[Path]:
+    """Hold an exclusive lock on the lock file `path` (created if missing) until the block ends.
+
+    For read-modify-write of a file several processes share (a study's generation cache, its
+    prepared data), where an atomic rename alone would let the last writer drop the others'
+    additions. flock(2): the kernel releases it when its holder dies, so a killed writer never
+    leaves a study locked; Linux maps it onto POSIX locks on NFS, so Ray workers on several
+    nodes sharing the study directory exclude each other too. Threads of one process each
+    open their own descriptor, so they exclude each other as well.
+    """
+    import fcntl
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield path
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def lock_path(path: str | Path) -> Path:
+    """The lock file that guards `path`: a hidden sibling, .NAME.lock."""
+    path = Path(path)
+    return path.parent / f".{path.name}.lock"
+
+
 # ----------------------------------------------------------------------------- leftovers of a kill
 
 # .NAME.PID.RAND.tmp (being written) and .NAME.PID.RAND.old (the previous copy, mid-swap)

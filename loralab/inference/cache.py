@@ -9,6 +9,12 @@ the same path never returns stale completions.
 Crash safety: every chunk is appended as whole lines, flushed and fsync'ed. A process killed
 mid-write leaves at most one torn last line; loading ignores it and the next append first
 truncates it, so it can never glue itself onto a good line.
+
+Several writers (the runs of a study executed as Ray tasks share one cache): every append
+holds the cache's lock file (io.file_lock), reads the lines others appended since this
+process last looked, and writes only keys nobody wrote meanwhile; a key two processes
+generated at once keeps the completions written first, and both return those. Each
+`generate` call first takes in others' lines, so work another run finished is a hit.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from pathlib import Path
 
 from loralab.errors import LoralabError
 from loralab.inference.generate import Generator, GenRequest, OnText, SamplingParams
-from loralab.io import sha256_text
+from loralab.io import file_lock, lock_path, sha256_text
 
 
 class CachedGenerator:
@@ -32,7 +38,9 @@ class CachedGenerator:
         self.streams = inner.streams  # cache hits are reported once, as a non-streaming backend does
         self.calls = 0
         self._lock = threading.Lock()
-        self._entries = self._load()
+        self._entries: dict[str, list[str]] = {}
+        self._offset, self._lineno = 0, 0  # bytes and lines of the file taken in so far (whole lines)
+        self._refresh()
 
     def identity(self, adapter: str | None) -> str:
         return self.inner.identity(adapter)
@@ -48,6 +56,7 @@ class CachedGenerator:
     def generate(self, requests: list[GenRequest], params: SamplingParams,
                  on_text: OnText | None = None) -> list[list[str]]:
         keys = [self.key(r, params) for r in requests]
+        self._refresh()  # what other processes sharing the file finished meanwhile is a hit too
         todo = [i for i, k in enumerate(keys) if k not in self._entries]
         for start in range(0, len(todo), self.chunk):
             part = todo[start:start + self.chunk]
@@ -66,34 +75,44 @@ class CachedGenerator:
 
     # ------------------------------------------------------------------------- file
 
-    def _load(self) -> dict[str, list[str]]:
-        entries: dict[str, list[str]] = {}
+    def _refresh(self) -> None:
+        """Take in the whole lines appended since the last look (by this process or another)."""
         if not self.path.exists():
-            return entries
-        lines = self.path.read_bytes().split(b"\n")
-        for lineno, line in enumerate(lines, start=1):
+            return
+        with self._lock, open(self.path, "rb") as f:
+            self._take_in(f)
+
+    def _take_in(self, f) -> None:
+        """Read `f` from the last offset; an unterminated tail is a writer mid-line, or a killed
+        one's torn line (truncated by the next append): never taken in, the offset stays before it."""
+        f.seek(self._offset)
+        data = f.read()
+        whole = data[:data.rfind(b"\n") + 1]
+        for line in whole.split(b"\n")[:-1]:
+            self._lineno += 1
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
-                entries[row["key"]] = row["completions"]
+                self._entries.setdefault(row["key"], row["completions"])
             except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError):
-                if lineno == len(lines):  # a torn last line from a killed run: ignored, truncated on append
-                    continue
-                raise LoralabError(f"{self.path}:{lineno}: not a generation-cache line; delete the file to start over") from None
-        return entries
+                raise LoralabError(f"{self.path}:{self._lineno}: not a generation-cache line; "
+                                   "delete the file to start over") from None
+        self._offset += len(whole)
 
     def _append(self, rows: list[tuple[str, str, list[str]]]) -> None:
-        data = "".join(json.dumps({"key": k, "request": rk, "completions": c}, ensure_ascii=False) + "\n"
-                       for k, rk, c in rows).encode()
-        with self._lock:
+        with self._lock, file_lock(lock_path(self.path)):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with open(self.path, "ab+") as f:
+                self._take_in(f)  # others' appends first: a key written meanwhile is not written twice
                 _drop_torn_tail(f)
-                f.write(data)
+                fresh = [(k, rk, c) for k, rk, c in rows if k not in self._entries]
+                f.write("".join(json.dumps({"key": k, "request": rk, "completions": c}, ensure_ascii=False) + "\n"
+                                for k, rk, c in fresh).encode())
                 f.flush()
                 os.fsync(f.fileno())
-            for k, _, c in rows:
+                self._offset, self._lineno = f.tell(), self._lineno + len(fresh)
+            for k, _, c in fresh:
                 self._entries[k] = c
 
 

@@ -79,13 +79,20 @@ def load_kspecialist(path: str | Path, overrides: list[str] | None = None) -> tu
     return spec.kspecialist, cfg
 
 
-def run_kspecialist(path: str | Path, overrides: list[str] | None = None) -> Path:
-    """Prepare -> route -> train K adapters per K -> evaluate routed systems -> compare."""
+def run_kspecialist(path: str | Path, overrides: list[str] | None = None, executor=None) -> Path:
+    """Prepare -> route -> train K adapters per K -> evaluate routed systems -> compare.
+
+    `executor` (studies/executors.py): with Ray every cluster's training is a task, all K at
+    once, and the routed evaluation another; preparing and routing stay in this process."""
+    from loralab.studies.executors import LocalExecutor
+
+    executor = executor or LocalExecutor()
     section, cfg = load_kspecialist(path, overrides)
     started = time.time()
     root = Path(section.out_dir)
     names = [f"k{k}" for k in section.k]
     check_runs({"base": cfg}, root, path)  # before study.json: a missing model must leave nothing behind
+    executor.start()  # so must a Ray cluster that cannot be reached
     write_study_file(root, kind="kspecialist", section={"name": section.name, "out_dir": str(root), "compare": section.compare},
                      runs={n: cfg.model_dump(mode="json") for n in names}, kspecialist=section.model_dump(mode="json"))
     timer = Timer()
@@ -95,9 +102,8 @@ def run_kspecialist(path: str | Path, overrides: list[str] | None = None) -> Pat
 
     fits = timer("route fit", fit_routers, prepared, root / "routers", section.k, embedder=section.embedder,
                  prefix=section.prefix, seed=section.seed)
-    for fit in fits:
-        timer("train", train_specialists, fit, cfg, results.run_dir(root, f"k{fit.k}"), section)
-    timer("eval", evaluate_routed, fits, cfg, root)
+    timer("train", train_all, executor, fits, cfg, root, section)
+    timer("eval", evaluate_on, executor, fits, cfg, root)
     compare(root, names, section.compare)
     finish(root, stage="kspecialist", seed=section.seed, started=started, timings=timer.seconds)
     return root
@@ -125,14 +131,11 @@ def cluster_steps(max_steps: int | None, sizes: list[int]) -> list[int | None]:
     return [max(1, round(max_steps * n / total)) for n in sizes]
 
 
-def train_specialists(fit, cfg: RunConfig, run_dir: Path, section: KSpecialistSection) -> dict[str, str]:
-    """Train one adapter per cluster of `fit` (resuming); record the served adapters in the router."""
-    from loralab.route.router import save_router
-    from loralab.train.sft import train
-
+def cluster_configs(fit, cfg: RunConfig, run_dir: Path) -> list[RunConfig]:
+    """One training config per cluster of `fit`: its split, its run directory, its share of steps."""
     steps = cluster_steps(cfg.train.max_steps, fit.router.sizes)
-    adapters, summaries = {}, []
-    for i, name in enumerate(fit.router.names):
+    out = []
+    for i in range(fit.k):
         if fit.router.sizes[i] == 0:
             raise LoralabError(f"k-means with K={fit.k} left cluster {i} empty; use a smaller K")
         ccfg = cfg.model_copy(deep=True)
@@ -140,9 +143,41 @@ def train_specialists(fit, cfg: RunConfig, run_dir: Path, section: KSpecialistSe
         ccfg.train.out_dir = str(run_dir / "clusters" / f"cluster-{i}")
         ccfg.train.max_steps = steps[i]
         ccfg.train.save_steps = min(ccfg.train.save_steps, steps[i]) if steps[i] else ccfg.train.save_steps
-        out = train(ccfg, resume=True)  # a finished run is a no-op
-        adapters[name] = str(_served_checkpoint(out, section.adapter))
-        summaries.append(read_json(out / results.SUMMARY))
+        out.append(ccfg)
+    return out
+
+
+def train_cluster(ccfg: RunConfig) -> Path:
+    """One cluster's adapter (resuming; a finished run is a no-op): what a Ray task executes."""
+    from loralab.train.sft import train
+
+    return Path(train(ccfg, resume=True))
+
+
+def train_all(executor, fits, cfg: RunConfig, root: Path, section: KSpecialistSection) -> None:
+    """Every cluster of every K, as the executor runs them (in order here, at once on Ray)."""
+    from loralab.studies.executors import Job, run_resources
+
+    gpus = executor.gpus_available()
+    jobs = []
+    for fit in fits:
+        for i, ccfg in enumerate(cluster_configs(fit, cfg, results.run_dir(root, f"k{fit.k}"))):
+            need = run_resources(cfg.model.device, gpus, executor.cpus)
+            jobs.append(Job(f"k{fit.k}/cluster-{i}", train_cluster, (ccfg,), **need))
+    outs = executor.run(jobs)
+    for fit in fits:
+        record_specialists(fit, cfg, results.run_dir(root, f"k{fit.k}"), section,
+                           [outs[f"k{fit.k}/cluster-{i}"] for i in range(fit.k)])
+
+
+def record_specialists(fit, cfg: RunConfig, run_dir: Path, section: KSpecialistSection,
+                       outs: list[Path]) -> dict[str, str]:
+    """The served checkpoint of each cluster's run into the router; the K's config and totals."""
+    from loralab.route.router import save_router
+
+    steps = cluster_steps(cfg.train.max_steps, fit.router.sizes)
+    adapters = {name: str(_served_checkpoint(out, section.adapter)) for name, out in zip(fit.router.names, outs, strict=True)}
+    summaries = [read_json(out / results.SUMMARY) for out in outs]
     fit.router.adapters = adapters
     save_router(fit.router, fit.dir)
     save_router(fit.router, run_dir / "router")
@@ -183,8 +218,20 @@ def _total(summaries: list[dict]) -> dict:
 # ----------------------------------------------------------------------------- evaluation
 
 
-def evaluate_routed(fits, cfg: RunConfig, root: Path) -> None:
-    """Base + every K's routed system on cfg.eval.tasks, from one base model with all adapters."""
+def evaluate_on(executor, fits, cfg: RunConfig, root: Path) -> None:
+    """The routed evaluation here, or as one Ray task with the GPU the base model needs."""
+    if executor.name == "local":
+        evaluate_routed(fits, cfg, root)
+        return
+    from loralab.studies.executors import Job, run_resources
+
+    need = run_resources(cfg.model.device, executor.gpus_available(), executor.cpus)
+    executor.run([Job("eval", evaluate_routed, (fits, cfg, root), kwargs={"checker": executor.checker()}, **need)])
+
+
+def evaluate_routed(fits, cfg: RunConfig, root: Path, checker=None) -> None:
+    """Base + every K's routed system on cfg.eval.tasks, from one base model with all adapters;
+    `checker`: how completions are judged (None: this machine's sandbox pool)."""
     from loralab.eval.sweep import (
         System,
         best_system,
@@ -226,7 +273,7 @@ def evaluate_routed(fits, cfg: RunConfig, root: Path) -> None:
         comps = gen.generate(reqs, params if style == "completion" else chat_params(params))
         n = len(problems)
         systems = {"base": comps[:n]} | {f"k{f.k}": comps[(j + 1) * n:(j + 2) * n] for j, f in enumerate(todo)}
-        checked = check_all(task, problems, systems, cfg)
+        checked = check_all(task, problems, systems, cfg, checker=checker)
         for f in todo:
             records[f.k] += [r for r in checked if r["system"] == "base"]
             records[f.k] += [r | {"system": ROUTED} for r in checked if r["system"] == f"k{f.k}"]

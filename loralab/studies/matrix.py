@@ -110,100 +110,149 @@ def study_dir(study: StudyConfig) -> Path:
     return Path(study.study.out_dir)
 
 
-def run_study(path: str | Path, overrides: list[str] | None = None) -> Path:
-    """Prepare -> train -> evaluate every run -> compare; each stage skipped when done."""
+def run_study(path: str | Path, overrides: list[str] | None = None, executor=None) -> Path:
+    """Prepare -> train -> evaluate every run -> compare; each stage skipped when done.
+
+    `executor` (studies/executors.py) runs the runs: in this process by default, or each run
+    as a Ray task; either way this process writes study.json first and compares last."""
     study, runs = load_study(path, overrides)
     started = time.time()
     root = study_dir(study)
     check_runs(runs, root, path)
+    if executor is not None:
+        executor.start()  # a cluster that cannot be reached must leave no study behind either
     root.mkdir(parents=True, exist_ok=True)
     write_study_file(root, kind="matrix", section=study.study.model_dump(mode="json"),
                      runs={k: v.model_dump(mode="json") for k, v in runs.items()},
                      matrix=[v.model_dump(mode="json") for v in expand_matrix(study.matrix)])
     # No run config is written here: training writes runs/NAME/config.yaml itself, with the
     # prepared-data directory filled in, and a resumed study must find exactly that file.
-    StudyRunner(study, runs, root).run()
+    StudyRunner(study, runs, root, executor).run()
     finish(root, stage="study", started=started)
     return root
+
+
+# ----------------------------------------------------------------------------- one run's stages
+
+
+def prepare_run(root: Path, cfg: RunConfig) -> None:
+    """Runs with identical data settings share one prepared directory (prepare locks it)."""
+    import hashlib
+    import json
+
+    if cfg.data.prepared:
+        return
+    from loralab.data.prepare import prepare
+
+    key = json.dumps({"data": cfg.data.model_dump(mode="json"), "model": cfg.model.name,
+                      "template": cfg.model.chat_template}, sort_keys=True)
+    out = root / "data" / hashlib.sha256(key.encode()).hexdigest()[:12]
+    prepare(cfg.data, out, model_cfg=cfg.model)  # a no-op when already prepared
+    cfg.data.prepared = str(out)
+    cfg.eval.task_options = fill_placeholders(cfg.eval.task_options, {"prepared": str(out)})
+
+
+def train_run(root: Path, name: str, cfg: RunConfig) -> None:
+    from loralab.train.sft import train
+
+    cfg.train.out_dir = str(results.run_dir(root, name))
+    train(cfg, resume=True)  # resumes from the last checkpoint; a finished run is a no-op
+
+
+def evaluate_run(root: Path, name: str, cfg: RunConfig, checker=None) -> None:
+    """Code tasks into runs/NAME/eval; multiple-choice (forgetting) tasks into runs/NAME/eval_mc.
+    `checker`: how completions are judged (None: this machine's sandbox pool)."""
+    from loralab.eval.mc_tasks import multiple_choice_specs
+    from loralab.eval.sweep import evaluate
+
+    run = results.run_dir(root, name)
+    mc = multiple_choice_specs(cfg.eval.tasks)
+    code = cfg.model_copy(deep=True)
+    code.eval.tasks = [t for t in cfg.eval.tasks if t not in mc]
+    if mc:
+        from loralab.eval.multiple_choice import evaluate_mc_run
+
+        out = results.eval_mc_dir(run)
+        if not (out / "meta.json").exists():  # finished task/system pairs inside are not redone either
+            evaluate_mc_run(run, cfg, mc, out)
+    if code.eval.tasks:
+        evaluate(run, results.eval_dir(run), cfg=code, cache=results.study_cache(root), checker=checker)
+        if cfg.train.report_to:  # pass@k per checkpoint beside the run's training curves
+            from loralab.train.tracking import log_eval_summary
+
+            log_eval_summary(results.eval_dir(run), run, cfg.train.report_to, code.model_dump(mode="json"))
+
+
+def run_variant(root: Path, name: str, cfg: RunConfig, checker=None) -> str:
+    """Every stage of one run: what a Ray task executes (a finished run returns at once)."""
+    prepare_run(root, cfg)
+    train_run(root, name, cfg)
+    evaluate_run(root, name, cfg, checker)
+    return name
 
 
 # ----------------------------------------------------------------------------- the runner
 
 
 class StudyRunner:
-    """Runs the stages in order for every run; each stage is skipped or resumed when done."""
+    """Runs the stages in order for every run; each stage is skipped or resumed when done.
 
-    def __init__(self, study: StudyConfig, runs: dict[str, RunConfig], root: Path):
-        self.study, self.runs, self.root = study, runs, root
+    With the local executor the stages run here, one run after another; with Ray every run is
+    one task (run_variant) asking for the resources its config needs, all at once."""
+
+    def __init__(self, study: StudyConfig, runs: dict[str, RunConfig], root: Path, executor=None):
         from rich.console import Console
 
+        from loralab.studies.executors import LocalExecutor
+
+        self.study, self.runs, self.root = study, runs, root
+        self.executor = executor or LocalExecutor()
         self.console = Console(stderr=True)
 
     def run(self) -> None:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
         stages = [("prepare", self.prepare), ("train", self.train), ("eval", self.evaluate)]
-        total = len(self.runs) * len(stages) + 1
+        per_run = len(stages) if self.executor.name == "local" else 1
         columns = (TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
         with Progress(*columns, console=self.console, transient=False) as bar:
-            job = bar.add_task("study", total=total)
-            for name, cfg in self.runs.items():
-                for stage, fn in stages:
-                    bar.update(job, description=f"{self.study.study.name}: {name} / {stage}")
-                    fn(name, cfg)
-                    bar.advance(job)
+            job = bar.add_task("study", total=len(self.runs) * per_run + 1)
+            if self.executor.name == "local":
+                for name, cfg in self.runs.items():
+                    for stage, fn in stages:
+                        bar.update(job, description=f"{self.study.study.name}: {name} / {stage}")
+                        fn(name, cfg)
+                        bar.advance(job)
+            else:
+                bar.update(job, description=f"{self.study.study.name}: {len(self.runs)} runs on {self.executor.name}")
+                self.executor.run(self.jobs(), on_done=lambda name: bar.advance(job))
             bar.update(job, description=f"{self.study.study.name}: compare")
             self.compare()
             bar.advance(job)
+
+    def jobs(self) -> list:
+        """One job per run, with the resources its config needs."""
+        from loralab.studies.executors import Job, run_resources
+
+        gpus, checker = self.executor.gpus_available(), self.executor.checker()
+        jobs = []
+        for name, cfg in self.runs.items():
+            need = run_resources(cfg.model.device, gpus, self.executor.cpus)
+            jobs.append(Job(name, run_variant, (self.root, name, cfg.model_copy(deep=True), checker), **need))
+        return jobs
 
     def run_dir(self, name: str) -> Path:
         return results.run_dir(self.root, name)
 
     def prepare(self, name: str, cfg: RunConfig) -> None:
-        """Runs with identical data settings share one prepared directory."""
-        import hashlib
-        import json
-
-        if cfg.data.prepared:
-            return
-        from loralab.data.prepare import prepare
-
-        key = json.dumps({"data": cfg.data.model_dump(mode="json"), "model": cfg.model.name,
-                          "template": cfg.model.chat_template}, sort_keys=True)
-        out = self.root / "data" / hashlib.sha256(key.encode()).hexdigest()[:12]
-        prepare(cfg.data, out, model_cfg=cfg.model)  # a no-op when already prepared
-        cfg.data.prepared = str(out)
-        cfg.eval.task_options = fill_placeholders(cfg.eval.task_options, {"prepared": str(out)})
+        prepare_run(self.root, cfg)
 
     def train(self, name: str, cfg: RunConfig) -> None:
-        from loralab.train.sft import train
-
-        cfg.train.out_dir = str(self.run_dir(name))
-        train(cfg, resume=True)  # resumes from the last checkpoint; a finished run is a no-op
+        train_run(self.root, name, cfg)
 
     def evaluate(self, name: str, cfg: RunConfig) -> None:
-        """Code tasks into runs/NAME/eval; multiple-choice (forgetting) tasks into runs/NAME/eval_mc."""
-        from loralab.eval.mc_tasks import multiple_choice_specs
-        from loralab.eval.sweep import evaluate
-
-        mc = multiple_choice_specs(cfg.eval.tasks)
-        code = cfg.model_copy(deep=True)
-        code.eval.tasks = [t for t in cfg.eval.tasks if t not in mc]
-        if mc:
-            from loralab.eval.multiple_choice import evaluate_mc_run
-
-            out = results.eval_mc_dir(self.run_dir(name))
-            if not (out / "meta.json").exists():  # finished task/system pairs inside are not redone either
-                evaluate_mc_run(self.run_dir(name), cfg, mc, out)
-        if code.eval.tasks:
-            evaluate(self.run_dir(name), results.eval_dir(self.run_dir(name)), cfg=code,
-                     cache=results.study_cache(self.root))
-            if cfg.train.report_to:  # pass@k per checkpoint beside the run's training curves
-                from loralab.train.tracking import log_eval_summary
-
-                log_eval_summary(results.eval_dir(self.run_dir(name)), self.run_dir(name), cfg.train.report_to,
-                                 code.model_dump(mode="json"))
+        evaluate_run(self.root, name, cfg)
 
     def compare(self) -> None:
         """comparisons.json: each run's best checkpoint vs base (and every pair with compare=all)."""

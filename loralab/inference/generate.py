@@ -153,6 +153,20 @@ def report_done(outs: list[list[str]], on_text: OnText | None) -> list[list[str]
 # ----------------------------------------------------------------------------- shared helpers
 
 
+def render_prompt(tok, req: GenRequest) -> tuple[str, bool]:
+    """(text, add_special_tokens) of a request, the same for every local backend: a raw prompt
+    gets the tokenizer's BOS; a chat is the model's template (which writes its own special
+    tokens), or, for a base without one, the turns' contents joined by blank lines plus BOS."""
+    from loralab.models import has_chat_template
+
+    check_request(req)
+    if req.prompt is not None:
+        return req.prompt, True
+    if not has_chat_template(tok):
+        return "\n\n".join(m["content"] for m in req.messages), True
+    return tok.apply_chat_template(list(req.messages), tokenize=False, add_generation_prompt=True), False
+
+
 def check_request(req: GenRequest, where: str = "request") -> None:
     if (req.prompt is None) == (req.messages is None):
         raise LoralabError(f"{where} {req.key!r}: set exactly one of `prompt` or `messages`")

@@ -406,4 +406,6 @@ def serve(model: str, adapters: dict[str, str], *, router_dir: str | None = None
                                router=router, batch_size=batch_size)
     if backend == "transformers" and options.get("context_tokens") is None:  # the model's own limit
         options["context_tokens"] = getattr(generator.model.config, "max_position_embeddings", None)
+    elif backend == "vllm" and options.get("context_tokens") is None:  # the engine's max_model_len
+        options["context_tokens"] = generator.context_tokens
     return start_server(generator, model_name=model, host=host, port=port, max_batch=batch_size, log=log, **options)

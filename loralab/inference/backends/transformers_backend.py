@@ -36,17 +36,17 @@ from loralab.inference.generate import (
     OnText,
     Router,
     SamplingParams,
-    check_request,
     code_block_end,
     cut_after_code_block,
     cut_at_stop,
     dir_identity,
     model_identity,
+    render_prompt,
     route_adapters,
     stable_seed,
 )
 from loralab.inference.precision import cpu_generation_dtype
-from loralab.models import has_chat_template, load_adapter, load_model
+from loralab.models import load_adapter, load_model
 
 PREFILL_ROWS = 8  # rows prefilled per forward: enough tokens for efficient matmuls, little padding
 
@@ -115,12 +115,7 @@ class TransformersGenerator:
 
     def render(self, req: GenRequest) -> tuple[str, bool]:
         """(text, add_special_tokens): raw prompts get the tokenizer's BOS; a chat template writes its own."""
-        check_request(req)
-        if req.prompt is not None:
-            return req.prompt, True
-        if not has_chat_template(self.tok):
-            return "\n\n".join(m["content"] for m in req.messages), True
-        return self.tok.apply_chat_template(list(req.messages), tokenize=False, add_generation_prompt=True), False
+        return render_prompt(self.tok, req)
 
     def generate(self, requests: list[GenRequest], params: SamplingParams, *,
                  on_text: OnText | None = None) -> list[list[str]]:

@@ -241,9 +241,10 @@ class Recipe:
         from loralab.train.batching import TokenizeReport
 
         path = self.data_dir / f"{split}.jsonl"
-        if not path.is_file():
+        rows = read_jsonl(path) if path.is_file() else []
+        if not rows:  # e.g. the validation split of a hub dataset with train/test only (the tokenizer fails on [])
             return [], TokenizeReport()
-        examples, report = tokenize(read_jsonl(path), self.tok, self.cfg.train.objective, self.cfg.train.max_seq_len,
+        examples, report = tokenize(rows, self.tok, self.cfg.train.objective, self.cfg.train.max_seq_len,
                                     split, all_assistant=self.cfg.data.train_on == "all_assistant")
         for warning in report.warnings(split, self.cfg.train.max_seq_len):
             self.say(f"[yellow]warning:[/yellow] {warning}")

@@ -1,6 +1,7 @@
 """The prepare stage as a library: real CodeAlpaca data, splits, reuse, every format end to end, bad input."""
 
 import json
+from pathlib import Path
 
 import pytest
 from realdata import shared_file
@@ -223,21 +224,20 @@ def test_split_names_route_a_source_split(tmp_path):
     root.mkdir()
     write_jsonl(root / "train.jsonl", [{"prompt": f"p{i}", "completion": f"c{i}"} for i in range(4)])
     write_jsonl(root / "test.jsonl", [{"prompt": "t", "completion": "u"}])
-    write_jsonl(root / "extra.jsonl", [{"prompt": "e", "completion": "f"}])
-    with pytest.raises(LoralabError, match=r"splits \['extra'\].*data.split_names \(e.g. \{extra: validation\}\)"):
-        prepare(DataConfig(source=str(root), use_predefined_splits=True), tmp_path / "refused")
-    cfg = DataConfig(source=str(root), use_predefined_splits=True, split_names={"test": "validation", "extra": "test"})
-    assert prepare(cfg, tmp_path / "out").counts == {"train": 4, "validation": 1, "test": 1}
+    plain = prepare(DataConfig(source=str(root), use_predefined_splits=True), tmp_path / "plain")
+    assert plain.counts == {"train": 4, "validation": 0, "test": 1}  # no validation loss to stop on
+    cfg = DataConfig(source=str(root), use_predefined_splits=True, split_names={"test": "validation"})
+    assert prepare(cfg, tmp_path / "out").counts == {"train": 4, "validation": 1, "test": 0}
     assert read_rows(tmp_path / "out", "validation")[0]["id"] == "test:0"
     with pytest.raises(ValueError, match="needs use_predefined_splits"):
         DataConfig(source=str(root), split_names={"test": "validation"})
 
 
-def test_fingerprint_ignores_an_empty_split_names(tmp_path):
+def test_fingerprint_ignores_an_empty_split_names(tmp_path, monkeypatch):
     """Preparations made before data.split_names existed keep their fingerprint (this value is what
     loralab wrote before the key was added), so studies do not prepare their data again."""
-    src = tmp_path / "d.jsonl"
-    src.write_text('{"instruction": "a", "output": "b"}\n{"instruction": "c", "output": "d"}\n')
-    prepare(DataConfig(source=str(src), template="alpaca"), tmp_path / "out")
+    monkeypatch.chdir(tmp_path)  # the source path is part of the fingerprint: keep it relative
+    Path("d.jsonl").write_text('{"instruction": "a", "output": "b"}\n{"instruction": "c", "output": "d"}\n')
+    prepare(DataConfig(source="d.jsonl", template="alpaca"), tmp_path / "out")
     assert json.loads((tmp_path / "out" / "meta.json").read_text())["fingerprint"] == (
         "048a815613a1dd354ff540c61347b42b110be9ffb1a50672ddf7e2ffd42a23d2")

@@ -56,6 +56,10 @@ class DataConfig(_Section):
         "end-of-turn token), as TRL and Axolotl do; last_assistant: only the final one. Never system or user turns.")
     hub_split: str | None = Field(None, description="Hub split to read (e.g. 'train'); None reads all splits.")
     use_predefined_splits: bool = Field(False, description="Keep the source's own train/validation/test splits.")
+    split_names: dict[str, Literal["train", "validation", "test"]] = Field(
+        default_factory=dict, description="With use_predefined_splits: which of our splits a source split fills, "
+        "beyond the usual names, e.g. {test: validation} for a hub dataset with train/test only whose held-out rows "
+        "should give the validation loss (early stopping) when the study tests on another benchmark.")
     seed: int = Field(42, ge=0, description="Seed of the global shuffle before splitting.")
     splits: tuple[float, float, float] = Field((0.8, 0.1, 0.1), description="train/validation/test fractions.")
     max_rows: int | None = Field(
@@ -65,7 +69,20 @@ class DataConfig(_Section):
     def _splits_sum_to_one(self) -> DataConfig:
         if any(f < 0 for f in self.splits) or abs(sum(self.splits) - 1.0) > 1e-6:
             raise ValueError(f"splits must be non-negative and sum to 1, got {list(self.splits)}")
+        if self.split_names and not self.use_predefined_splits:
+            raise ValueError("split_names renames the source's own splits; it needs use_predefined_splits: true")
         return self
+
+    def identity(self) -> dict[str, Any]:
+        """The settings as hashed for a preparation's fingerprint and a study's data directory.
+
+        split_names is left out while empty, so the preparations made before it existed keep
+        their fingerprint (and studies their data directory) instead of being redone.
+        """
+        data = self.model_dump(mode="json")
+        if not data["split_names"]:
+            del data["split_names"]
+        return data
 
 
 class AdapterConfig(_Section):

@@ -159,6 +159,7 @@ class StudySection(_Result):
     name: str = "study"
     out_dir: str | None = None
     compare: str = "base"
+    iterations: bool = False  # matrix studies: the runs are iterations, in order
 
 
 class StudyFile(_Result):

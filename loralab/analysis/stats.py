@@ -52,6 +52,19 @@ def mcnemar_exact(only_a: int, only_b: int) -> float:
     return min(1.0, 2.0 * tail)
 
 
+def smallest_significant_difference(n_discordant: int, alpha: float = 0.05) -> int | None:
+    """The smallest |b - c| with b + c = n_discordant that McNemar's exact test calls significant
+    (p < alpha), or None when no split of that many discordant problems can be (n <= 5 at 0.05).
+
+    On M problems a difference in solved counts can only be told from noise if it is at least
+    this large for the number of problems the two systems disagree on: 6 at best (6 to 0).
+    """
+    for diff in range(n_discordant % 2, n_discordant + 1, 2):  # b - c has the parity of b + c
+        if mcnemar_exact((n_discordant - diff) // 2, (n_discordant + diff) // 2) < alpha:
+            return diff
+    return None
+
+
 def holm(p_values: Sequence[float]) -> list[float]:
     """Holm-Bonferroni adjusted p-values, in the input order (Holm 1979; R's p.adjust "holm").
 

@@ -134,10 +134,12 @@ def _check_split_mode(cfg: DataConfig, source: Source) -> None:
         raise LoralabError(f"data.use_predefined_splits: {cfg.source} is a single file with no splits of its own; "
                            "drop the option, or give a dataset directory or hub id that has train/validation/test")
     if cfg.use_predefined_splits:
-        unknown = [name for name in source.splits if name not in SPLIT_NAMES]
+        names = split_names(cfg)
+        unknown = [name for name in source.splits if name not in names]
         if unknown:
             raise LoralabError(f"data.use_predefined_splits: {cfg.source} has splits {unknown} that are none of "
-                               f"{', '.join(SPLIT_NAMES)}; pick one with data.hub_split instead")
+                               f"{', '.join(names)}; name where they go with data.split_names (e.g. "
+                               f"{{{unknown[0]}: validation}}) or pick one with data.hub_split instead")
 
 
 def _clean(source: Source, fmt: str, field_map: dict[str, str]) -> tuple[dict[str, list[Example]], list[tuple[str, str]]]:
@@ -158,14 +160,20 @@ def _clean(source: Source, fmt: str, field_map: dict[str, str]) -> tuple[dict[st
 def _split(kept: dict[str, list[Example]], cfg: DataConfig, predefined: bool) -> dict[str, list[Example]]:
     if predefined:  # the source's own splits, in source order, each capped at max_rows
         out: dict[str, list[Example]] = {name: [] for name in SPLITS}
+        names = split_names(cfg)
         for name, examples in kept.items():
-            out[SPLIT_NAMES[name]] += examples
+            out[names[name]] += examples
         return {name: examples[: cfg.max_rows] for name, examples in out.items()}
     pool = [ex for examples in kept.values() for ex in examples]
     random.Random(cfg.seed).shuffle(pool)
     pool = pool[: cfg.max_rows]
     n_train, n_val, _ = split_counts(len(pool), cfg.splits)
     return {"train": pool[:n_train], "validation": pool[n_train:n_train + n_val], "test": pool[n_train + n_val:]}
+
+
+def split_names(cfg: DataConfig) -> dict[str, str]:
+    """Source split name -> ours: the usual names, then data.split_names (which wins)."""
+    return {**SPLIT_NAMES, **cfg.split_names}
 
 
 def split_counts(n: int, fractions: tuple[float, ...]) -> tuple[int, ...]:
@@ -189,7 +197,7 @@ def _reasons_text(dropped: list[tuple[str, str]]) -> str:
 
 def _fingerprint(source: Source, resolved: DataConfig, render: Renderer) -> str:
     """Hash of everything that decides the output files."""
-    key = {"version": PREPARE_VERSION, "input": source.input_hash, "config": resolved.model_dump(mode="json"),
+    key = {"version": PREPARE_VERSION, "input": source.input_hash, "config": resolved.identity(),
            "template": render.fingerprint()}
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 

@@ -67,6 +67,7 @@ class StudyResults:
     runs: list[RunResult]
     comparisons: list[Comparison] | None
     notes: list[str] = field(default_factory=list)
+    iterations: bool = False  # study.iterations: the runs are successive iterations (report/iterations.py)
 
 
 def natural(s: str) -> list:
@@ -124,7 +125,8 @@ def load_study(study_dir: str | Path) -> StudyResults:
     comps = _fill_holm([parse(Comparison, c, root / f"comparisons.json (entry {i})") for i, c in enumerate(raw or [])])
     meta = _optional_json(root / "meta.json")
     return StudyResults(dir=root, name=str(section.get("name") or root.name), meta=meta if isinstance(meta, dict) else None,
-                        runs=runs, comparisons=comps if raw is not None else None)
+                        runs=runs, comparisons=comps if raw is not None else None,
+                        iterations=section.get("iterations") is True)
 
 
 def _fill_holm(comps: list[Comparison]) -> list[Comparison]:

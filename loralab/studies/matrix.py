@@ -10,6 +10,7 @@ study level, so a killed study re-run finishes without redoing finished work.
       name: quickstart
       out_dir: runs/quickstart
       compare: base          # base: every run vs base; all: every pair of runs too
+      iterations: false      # true: the runs are iterations, in order (the report's Iterations section)
     base: { model: ..., data: ..., adapter: ..., train: ..., eval: ... }   # a RunConfig
     matrix:                  # named variants (list) ...
       - {name: r8,  set: {adapter.r: 8}}
@@ -37,6 +38,8 @@ class StudySection(BaseModel):
     name: str = Field("study", description="Name shown in the report.")
     out_dir: str = Field("runs/study", description="Study directory (runs/, comparisons.json, report.*).")
     compare: Literal["base", "all"] = Field("base", description="base: each run vs base; all: every pair too.")
+    iterations: bool = Field(False, description="The matrix is a sequence of iterations: the report adds a section "
+                             "comparing each run with the one before it (what changed, parameters, runtime, loss).")
 
 
 class Variant(BaseModel):
@@ -144,7 +147,7 @@ def prepare_run(root: Path, cfg: RunConfig) -> None:
         return
     from loralab.data.prepare import prepare
 
-    key = json.dumps({"data": cfg.data.model_dump(mode="json"), "model": cfg.model.name,
+    key = json.dumps({"data": cfg.data.identity(), "model": cfg.model.name,
                       "template": cfg.model.chat_template}, sort_keys=True)
     out = root / "data" / hashlib.sha256(key.encode()).hexdigest()[:12]
     prepare(cfg.data, out, model_cfg=cfg.model)  # a no-op when already prepared

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import resource
+import sys
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
@@ -103,6 +104,11 @@ def loss_sum(model, batch) -> torch.Tensor:
             raise
         logits = model(**inputs).logits[:, batch.keep]
     return F.cross_entropy(logits.flatten(0, 1).float(), batch.targets.flatten(), ignore_index=IGNORE, reduction="sum")
+
+
+def rss_mb(maxrss: int, platform: str = sys.platform) -> float:
+    """getrusage's ru_maxrss in MiB: Linux counts it in KiB, macOS in bytes (getrusage(2) of each)."""
+    return maxrss / (2**20 if platform == "darwin" else 2**10)
 
 
 def early_stop(best: float | None, evals_since_best: int, val: float, patience: int | None) -> tuple[bool, bool]:
@@ -206,6 +212,12 @@ class Recipe:
         self.val_set, val_report = self._tokenize("validation")
         if cfg.train.eval_max_examples:
             self.val_set = self.val_set[:cfg.train.eval_max_examples]
+        if cfg.train.early_stopping_patience and not self.val_set:
+            # Without this the option would be silently ignored: no validation loss, no stop.
+            raise LoralabError(f"train.early_stopping_patience: {self.data_dir / 'validation.jsonl'} has no usable "
+                               "example, so there is no validation loss to stop on; give the data a validation split "
+                               "(data.splits, or data.split_names for a source whose own splits lack one) or drop "
+                               "the option")
         self.reports = {"train": train_report.as_dict(), "validation": val_report.as_dict()}
         self.mode = "packed" if cfg.train.batching == "auto" else cfg.train.batching
         self.plan = make_plan(self.train_set, cfg.train.batch_size, cfg.train.grad_accum, self.world,
@@ -229,9 +241,10 @@ class Recipe:
         from loralab.train.batching import TokenizeReport
 
         path = self.data_dir / f"{split}.jsonl"
-        if not path.is_file():
+        rows = read_jsonl(path) if path.is_file() else []
+        if not rows:  # e.g. the validation split of a hub dataset with train/test only (the tokenizer fails on [])
             return [], TokenizeReport()
-        examples, report = tokenize(read_jsonl(path), self.tok, self.cfg.train.objective, self.cfg.train.max_seq_len,
+        examples, report = tokenize(rows, self.tok, self.cfg.train.objective, self.cfg.train.max_seq_len,
                                     split, all_assistant=self.cfg.data.train_on == "all_assistant")
         for warning in report.warnings(split, self.cfg.train.max_seq_len):
             self.say(f"[yellow]warning:[/yellow] {warning}")
@@ -408,8 +421,8 @@ class Recipe:
         self.state.last_train_loss = loss
         if self.accelerator.device.type == "cuda":
             peak = torch.cuda.max_memory_allocated() / 2**20
-        else:  # Linux reports the peak resident set in KiB
-            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        else:
+            peak = rss_mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
         row = {"step": self.state.step, "epoch": epoch, "loss": round(loss, 6), "grad_norm": round(w.grad_norm, 6),
                "lr": self.scheduler.get_last_lr()[0], "tokens_per_s": round(w.tokens / seconds, 2),
                "samples_per_s": round(w.samples / seconds, 3), "peak_mem_mb": round(peak, 1)}

@@ -1,6 +1,7 @@
 """The prepare stage as a library: real CodeAlpaca data, splits, reuse, every format end to end, bad input."""
 
 import json
+from pathlib import Path
 
 import pytest
 from realdata import shared_file
@@ -215,3 +216,28 @@ def test_refuses_to_replace_a_directory_it_did_not_write(tmp_path):
     with pytest.raises(LoralabError, match="was not written by `loralab prepare`"):
         prepare(DataConfig(source=str(src)), tmp_path / "mine")
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+def test_split_names_route_a_source_split(tmp_path):
+    """A train/test hub dataset whose test split should serve as validation (early stopping)."""
+    root = tmp_path / "hub_copy"
+    root.mkdir()
+    write_jsonl(root / "train.jsonl", [{"prompt": f"p{i}", "completion": f"c{i}"} for i in range(4)])
+    write_jsonl(root / "test.jsonl", [{"prompt": "t", "completion": "u"}])
+    plain = prepare(DataConfig(source=str(root), use_predefined_splits=True), tmp_path / "plain")
+    assert plain.counts == {"train": 4, "validation": 0, "test": 1}  # no validation loss to stop on
+    cfg = DataConfig(source=str(root), use_predefined_splits=True, split_names={"test": "validation"})
+    assert prepare(cfg, tmp_path / "out").counts == {"train": 4, "validation": 1, "test": 0}
+    assert read_rows(tmp_path / "out", "validation")[0]["id"] == "test:0"
+    with pytest.raises(ValueError, match="needs use_predefined_splits"):
+        DataConfig(source=str(root), split_names={"test": "validation"})
+
+
+def test_fingerprint_ignores_an_empty_split_names(tmp_path, monkeypatch):
+    """Preparations made before data.split_names existed keep their fingerprint (this value is what
+    loralab wrote before the key was added), so studies do not prepare their data again."""
+    monkeypatch.chdir(tmp_path)  # the source path is part of the fingerprint: keep it relative
+    Path("d.jsonl").write_text('{"instruction": "a", "output": "b"}\n{"instruction": "c", "output": "d"}\n')
+    prepare(DataConfig(source="d.jsonl", template="alpaca"), tmp_path / "out")
+    assert json.loads((tmp_path / "out" / "meta.json").read_text())["fingerprint"] == (
+        "048a815613a1dd354ff540c61347b42b110be9ffb1a50672ddf7e2ffd42a23d2")

@@ -12,6 +12,7 @@ from loralab.analysis.stats import (
     paired_bootstrap,
     paired_bootstrap_ci,
     paired_bootstrap_p,
+    smallest_significant_difference,
 )
 
 
@@ -97,3 +98,11 @@ def test_paired_bootstrap_p_is_large_for_noise():
     b = a.copy()
     b[:2] = 1 - b[:2]  # two flipped problems: noise
     assert paired_bootstrap_p(a, b, seed=1) > 0.2
+
+
+def test_smallest_significant_difference_on_a_few_dozen_problems():
+    # 6 to 0: p = 2 / 64 = 0.031; 5 to 0: 0.0625. With 10 discordant, 9-1 gives 2 * 11 / 1024 = 0.021
+    # but 8-2 gives 2 * 56 / 1024 = 0.109, so the difference must be 8.
+    assert [smallest_significant_difference(n) for n in (5, 6, 7, 10)] == [None, 6, 7, 8]
+    assert smallest_significant_difference(41) == 15  # 28 to 13: p = 0.028; 27 to 14: 0.059
+    assert mcnemar_exact(13, 28) < 0.05 < mcnemar_exact(14, 27)

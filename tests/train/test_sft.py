@@ -9,7 +9,7 @@ from trainfixtures import write_prepared
 
 from loralab.errors import LoralabError
 from loralab.io import read_json, read_jsonl
-from loralab.train.sft import early_stop, train
+from loralab.train.sft import early_stop, rss_mb, train
 
 METRIC_KEYS = {"step", "epoch", "loss", "grad_norm", "lr", "tokens_per_s", "samples_per_s", "peak_mem_mb"}
 SUMMARY_KEYS = {"train_runtime", "train_samples_per_second", "train_steps_per_second", "tokens_per_second",
@@ -142,6 +142,22 @@ def test_early_stopping_ends_the_run_and_saves(make_cfg):
     summary = read_json(run / "summary.json")
     assert summary["stop_reason"] == "early_stopping" and summary["steps"] < 40
     assert (run / f"checkpoint-{summary['steps']}").is_dir()
+
+
+def test_peak_memory_units_per_platform():
+    # ru_maxrss: KiB on Linux, bytes on macOS (a laptop run would otherwise log 1024x the memory)
+    assert rss_mb(2048, "linux") == 2.0 and rss_mb(2 * 2**20, "darwin") == 2.0
+
+
+def test_early_stopping_without_validation_is_refused(make_cfg, tmp_path):
+    from trainfixtures import task_rows
+
+    no_val = write_prepared(tmp_path / "no_val", task_rows(8), [])  # e.g. a hub dataset with train/test only
+    cfg = make_cfg(**{"data.prepared": str(no_val), "train.early_stopping_patience": 2})
+    with pytest.raises(LoralabError, match=r"early_stopping_patience: .*validation.jsonl has no usable example"):
+        train(cfg)
+    assert not (tmp_path / "run" / "checkpoints.json").exists()
+    train(make_cfg(**{"data.prepared": str(no_val), "train.max_steps": 1}))  # without the option: trains
 
 
 def test_tracker_without_its_package_names_the_extra(make_cfg):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,16 @@ def _stable(text: str, root: Path) -> str:
     return text
 
 
+@pytest.fixture
+def study_home(tmp_path):
+    """tmp_path behind a link of fixed length: the report cuts long cells (the out_dir) before the
+    path is replaced, so a temporary path of varying length would change the snapshot."""
+    link = Path(f"/tmp/loralab-golden-{secrets.token_hex(4)}")
+    link.symlink_to(tmp_path, target_is_directory=True)
+    yield link
+    link.unlink()
+
+
 def _check(name: str, text: str) -> None:
     file = SNAPSHOTS / name
     if UPDATE:
@@ -51,17 +62,17 @@ def _render(root: Path) -> tuple[str, str]:
     return _stable(md.read_text(encoding="utf-8"), root), _stable(page.read_text(encoding="utf-8"), root)
 
 
-def test_report_matches_its_snapshot(tmp_path):
-    md, page = _render(write_fake_study(tmp_path / "quickstart"))
+def test_report_matches_its_snapshot(study_home):
+    md, page = _render(write_fake_study(study_home / "quickstart"))
     _check("report.md", md)
     _check("report.html", page)
 
 
 @pytest.mark.parametrize("shape", ["matrix", "kspecialist"])
-def test_an_old_study_folder_still_renders(tmp_path, shape):
+def test_an_old_study_folder_still_renders(study_home, shape):
     """study.json as older loralab wrote it: a matrix study's whole YAML under `study`, or a
     K-specialist study's `runs` as a list of names (which also fixes the run order: r16 first)."""
-    root = write_fake_study(tmp_path / "quickstart")
+    root = write_fake_study(study_home / "quickstart")
     if shape == "matrix":
         old = {"study": {"name": "old-matrix", "out_dir": str(root), "compare": "all",
                          "base": {"model": {"name": "smollm2-135m-instruct"}},

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from test_report import write_fake_study  # sibling module: the hand-built two-run study
+from test_report import SOLVED, TASKS, write_fake_study  # sibling module: the hand-built two-run study
 
 from loralab.io import write_json
 from loralab.report import write_report
@@ -40,7 +40,8 @@ def test_judge_section_sits_after_pass1_with_every_rate(tmp_path):
     assert len(rows) == 2 and all(line.startswith("| **r8** | checkpoint-20 (selected) |") for line in rows)
     cells = [c.strip() for c in rows[0].strip("|").split("|")]
     assert cells[2:10] == ["alpaca_eval", "8", "62.5 ± 12.5", "60.1", "5/2/1", "0.688", "1", "0.750"]
-    assert cells[10].startswith("70.0% (14/20)")  # the judged checkpoint's pass@1 beside the verdict
+    solved, n = len(SOLVED["r8"][20]["pytasks"]), TASKS["pytasks"]  # the fake study reports on pytasks
+    assert cells[10] == f"{100 * solved / n:.1f}% ({solved}/{n})"  # the judged checkpoint's pass@1 beside it
     nothing = [c.strip() for c in rows[1].strip("|").split("|")]
     assert nothing[3:8] == ["0", "— ± —", "—", "0/0/0", "—"]  # no parseable pair: dashes, never "nan"
     assert "smollm2-135m-instruct at local" in text and "not AlpacaEval 2's" in text

@@ -8,7 +8,6 @@ longer answer, so its verdicts agree across the two orders and are predictable.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,8 @@ from realdata import shared_file
 from loralab.cli import run_cli
 from loralab.errors import LoralabError
 from loralab.io import read_json
-from loralab.studies.matrix import run_study
+from loralab.studies.judging import judge_run
+from loralab.studies.matrix import load_study, run_study
 
 KEY_ENV = "LORALAB_TEST_JUDGE_KEY"
 
@@ -39,11 +39,14 @@ class LongerAnswerJudge:
 
     @staticmethod
     def verdict(text: str) -> str:
-        if "[Answer A]" in text:
-            a, b = re.search(r"\[Answer A\]\n(.*?)\n\n\[Answer B\]\n(.*?)\n\nExplain", text, re.S).groups()
-        else:  # MT-Bench's second turn: the last answer of each conversation
-            a = re.findall(r"Assistant A: (.*?)\n(?:User|\n)", text, re.S)[-1]
-            b = re.findall(r"Assistant B: (.*?)\n\nExplain", text, re.S)[-1]
+        """Longer block wins: the answers (turn 1) or whole conversations (turn 2) shown as A and B,
+        cut at the prompt's own markers, so an answer's stray newlines cannot move the cut."""
+        if "[Answer A]\n" in text:
+            body = text.split("[Answer A]\n", 1)[1].rsplit("\n\nExplain your comparison", 1)[0]
+            a, b = body.split("\n\n[Answer B]\n", 1)
+        else:
+            body = text.split("[Conversation with assistant A]\n", 1)[1].rsplit("\n\nExplain your comparison", 1)[0]
+            a, b = body.split("\n\n[Conversation with assistant B]\n", 1)
         return "[[A]]" if len(a) > len(b) else "[[B]]" if len(b) > len(a) else "[[C]]"
 
 
@@ -69,12 +72,18 @@ def write_study(tmp_path: Path, model: Path, judge: dict, name: str = "s.yaml") 
                      "data": {"source": str(dolly), "format": "dolly"},
                      "train": {"max_steps": 2, "batch_size": 2, "save_steps": 2, "logging_steps": 1,
                                "max_seq_len": 96, "eval_max_examples": 2},
-                     "eval": {"tasks": ["pytasks"], "limit": 2, "max_new_tokens": 6, "batch_size": 4}},
+                     "eval": {"tasks": ["pytasks"], "limit": 1, "max_new_tokens": 6, "batch_size": 4}},
             "matrix": [{"name": "r2", "set": {"adapter.r": 2}}, {"name": "r4", "set": {"adapter.r": 4}}],
             "judge": {"instructions": [str(shared_file("judge/alpaca_eval.jsonl")), str(mt)], **judge}}
     path = tmp_path / name
     path.write_text(yaml.safe_dump(spec))
     return path
+
+
+def judge_prompts(root: Path, run: str) -> list[str]:
+    """The prompts of a run's judgments, one per (question, turn, order)."""
+    return [json.loads(line)["prompt"] for f in sorted(root.glob(f"runs/{run}/judge/*/judgments.jsonl"))
+            for line in f.read_text().splitlines()]
 
 
 def judge_keys(root: Path, name: str) -> list[str]:
@@ -87,7 +96,10 @@ def test_judge_stage_end_to_end_resumes_and_reports(tiny_model_dir, tmp_path, ht
                 "max_new_tokens": 6, "judge_max_tokens": 8}
     spec = write_study(tmp_path, tiny_model_dir, settings)
     root = run_study(spec)
-    assert judge.calls == 2 * (3 * 2 + 2 * 2 * 2)  # per run: 3 one-turn + 2 two-turn pairs, both orders
+    # r2: 3 one-turn + 2 two-turn pairs, both orders. The runs share one verdict cache, so r4 calls
+    # the judge only for prompts r2 did not ask (none when both checkpoints answer like the base)
+    r2, r4 = judge_prompts(root, "r2"), judge_prompts(root, "r4")
+    assert len(r2) == len(r4) == 14 and judge.calls == 14 + sum(p not in set(r2) for p in r4)
     for run in ("r2", "r4"):
         out = root / "runs" / run / "judge"
         summary = read_json(out / "summary.json")
@@ -110,12 +122,14 @@ def test_judge_stage_end_to_end_resumes_and_reports(tiny_model_dir, tmp_path, ht
     assert len(answers) == len(set(answers)) == 7 + 2 * 7  # the base answers once for both runs (3 + 2 x 2 turns)
 
     before = {run: (root / "runs" / run / "judge" / "summary.json").read_bytes() for run in ("r2", "r4")}
+    calls = judge.calls
     run_study(spec)  # a re-run: every finished set is reused, no judge call, summary untouched
-    assert judge.calls == 28
+    assert judge.calls == calls
     assert {run: (root / "runs" / run / "judge" / "summary.json").read_bytes() for run in ("r2", "r4")} == before
 
-    run_study(write_study(tmp_path, tiny_model_dir, {**settings, "limit": 4}, "s4.yaml"))
-    assert judge.calls == 28 + 2 * 2  # only the 4th AlpacaEval pair of each run is new; the rest from the caches
+    study, runs = load_study(spec)  # limit 3 -> 4: both sets of r2 re-judged, only the 4th pair is new
+    judge_run(root, "r2", runs["r2"], study.judge.model_copy(update={"limit": 4}))
+    assert judge.calls == calls + 2
     assert read_json(root / "runs" / "r2" / "judge" / "summary.json")["sets"]["alpaca_eval"]["results"][
         "alpaca_eval"]["n_total"] == 4
 

@@ -90,6 +90,7 @@ def judge_keys(root: Path, name: str) -> list[str]:
     return [json.loads(line)["key"] for line in (root / "cache" / "judge" / name).read_text().splitlines()]
 
 
+@pytest.mark.slow  # two tiny runs trained, evaluated, judged and re-run: 515 s at load ~20 on 2 shared cores
 def test_judge_stage_end_to_end_resumes_and_reports(tiny_model_dir, tmp_path, http_judge):
     judge, url = http_judge
     settings = {"endpoint": url, "model": "longer-answer-judge", "api_key_env": KEY_ENV, "limit": 3,

@@ -240,8 +240,8 @@ def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
     """The pydantic model that owns the key at `loc` (for nearest-key suggestions)."""
     for part in loc[:-1]:
         field = model.model_fields.get(str(part))
-        ann = getattr(field, "annotation", None) if field else None
-        if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
+        ann = section_model(getattr(field, "annotation", None)) if field else None
+        if ann is None:
             return None
         model = ann
     return model
@@ -303,10 +303,22 @@ def describe(model: type[BaseModel] = RunConfig, prefix: str = "") -> list[tuple
     """(dotted key, default, description) for every field: the reference of `loralab config --reference` and docs/configuration.md (scripts/gen_docs.py)."""
     rows = []
     for name, field in model.model_fields.items():
-        ann = field.annotation
-        if isinstance(ann, type) and issubclass(ann, BaseModel):
+        ann = section_model(field.annotation)
+        if ann is not None:
             rows += describe(ann, f"{prefix}{name}.")
         else:
             default = "(required)" if field.is_required() else repr(field.get_default(call_default_factory=True))
             rows.append((f"{prefix}{name}", default, field.description or ""))
     return rows
+
+
+def section_model(annotation: Any) -> type[BaseModel] | None:
+    """The config model of a nested section: `Section` or an optional one (`Section | None`)."""
+    import typing
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if len(args) == 1 and isinstance(args[0], type) and issubclass(args[0], BaseModel):
+        return args[0]
+    return None

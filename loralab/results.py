@@ -16,6 +16,9 @@ write results and the report, comparisons and CLI that read them (issue #14).
           samples.jsonl         one record per (system, task, problem, sample)
           config.yaml meta.json the eval settings it ran with (re-running with others re-evaluates)
         eval_mc/                multiple-choice (forgetting) tasks
+        judge/                  the study's judge stage (a `judge:` section)
+          summary.json          JudgeSummary: the judged checkpoint, every set's rates and settings
+          SET/                  one `loralab judge` directory per instruction file
 
 Readers are lenient (fields added later are ignored, so an older loralab reads newer
 results); writers validate what they write with `check`, so a shape change fails at the
@@ -44,6 +47,7 @@ COMPARISONS = "comparisons.json"
 GENERATIONS = "generations.jsonl"
 EVAL = "eval"
 EVAL_MC = "eval_mc"
+JUDGE = "judge"
 RUNS = "runs"
 
 
@@ -59,6 +63,11 @@ def eval_dir(run: str | Path) -> Path:
 def eval_mc_dir(run: str | Path) -> Path:
     """Multiple-choice (forgetting) evaluation of a run."""
     return Path(run) / EVAL_MC
+
+
+def judge_dir(run: str | Path) -> Path:
+    """The judge stage of a run: summary.json and one directory per instruction set."""
+    return Path(run) / JUDGE
 
 
 def study_cache(study_root: str | Path) -> Path:
@@ -153,6 +162,26 @@ class RoutingSummary(_Result):
     sizes: dict[str, list[int]]
     heldout_rows: int
     routing_accuracy: float | None = None
+
+
+class JudgeSet(_Result):
+    """One instruction set of runs/NAME/judge/summary.json: what was judged and the rates
+    (`results`: the set's results.json, see loralab/eval/judge.py)."""
+
+    instructions: str
+    settings: dict[str, Any] = Field(default_factory=dict)  # what decides the verdicts; another value re-judges
+    results: dict[str, Any]
+
+
+class JudgeSummary(_Result):
+    """runs/NAME/judge/summary.json: the checkpoint judged against the base, and each set."""
+
+    checkpoint: str
+    step: int | None = None
+    selected_by: str = "selected"
+    judge_endpoint: str
+    judge_model: str
+    sets: dict[str, JudgeSet] = Field(default_factory=dict)
 
 
 class StudySection(_Result):

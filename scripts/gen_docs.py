@@ -82,8 +82,10 @@ def allowed(annotation) -> str:
 
 
 def annotation_of(model, dotted: str):
+    from loralab.config import section_model
+
     for part in dotted.split(".")[:-1]:
-        model = model.model_fields[part].annotation
+        model = section_model(model.model_fields[part].annotation)
     return model.model_fields[dotted.split(".")[-1]].annotation
 
 

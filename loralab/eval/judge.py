@@ -228,15 +228,22 @@ def verdict_stats(verdict_rows: list[dict]) -> dict:
 
 def run_judge(instructions: str | Path, model: SystemSpec, base: SystemSpec, out_dir: str | Path, *,
               endpoint: str, judge_model: str, limit: int | None = None, max_answer_tokens: int = 512,
-              max_judge_tokens: int = 256, batch_size: int = 8, device: str = "auto") -> JudgeResult:
-    """Answer, judge both orders, write answers/judgments/verdicts/results; resumable through caches."""
+              max_judge_tokens: int = 256, batch_size: int = 8, device: str = "auto",
+              api_key_env: str = "OPENAI_API_KEY", cache_dir: str | Path | None = None) -> JudgeResult:
+    """Answer, judge both orders, write answers/judgments/verdicts/results; resumable through caches.
+
+    The caches (answers_cache.jsonl, judge_cache.jsonl) live in `cache_dir`, by default
+    `out_dir`; a study shares one across its runs, so the base answers every instruction once."""
     from loralab.io import write_json, write_jsonl, write_meta, write_text
 
     started, out = time.time(), Path(out_dir)
+    caches = Path(cache_dir) if cache_dir is not None else out
     out.mkdir(parents=True, exist_ok=True)
+    caches.mkdir(parents=True, exist_ok=True)
     questions = load_questions(instructions, limit)
-    answers = _answer_all(questions, [model, base], out, max_answer_tokens, batch_size, device, str(instructions))
-    with _judge_generator(endpoint, judge_model, out / "judge_cache.jsonl", device) as judge:
+    answers = _answer_all(questions, [model, base], caches / "answers_cache.jsonl", max_answer_tokens, batch_size,
+                          device, str(instructions))
+    with _judge_generator(endpoint, judge_model, caches / "judge_cache.jsonl", device, api_key_env) as judge:
         judgments, verdicts = judge_pairs(judge, questions, answers["model"], answers["base"], max_judge_tokens)
     stats = verdict_stats(verdicts)
     write_jsonl(out / "answers.jsonl", [{"id": q.id, "turn": t + 1, "system": s, "answer": answers[s][q.id][t]}
@@ -255,7 +262,7 @@ def run_judge(instructions: str | Path, model: SystemSpec, base: SystemSpec, out
     return JudgeResult(out, stats)
 
 
-def _answer_all(questions, systems: list[SystemSpec], out: Path, max_tokens: int, batch_size: int,
+def _answer_all(questions, systems: list[SystemSpec], cache: Path, max_tokens: int, batch_size: int,
                 device: str, source: str) -> dict[str, dict[str, list[str]]]:
     """Both systems' answers; systems on the same base model share one loaded generator."""
     from loralab.config import ModelConfig
@@ -270,21 +277,22 @@ def _answer_all(questions, systems: list[SystemSpec], out: Path, max_tokens: int
     for name, group in by_model.items():
         adapters = {f"{s.name}_adapter": s.adapter for s in group if s.adapter}
         gen = make_generator(ModelConfig(name=name, device=device), adapters=adapters or None, batch_size=batch_size,
-                             cache=out / "answers_cache.jsonl", task="judge-answers")
+                             cache=cache, task="judge-answers")
         for s in group:
             answers[s.name] = generate_answers(gen, questions, f"{s.name}_adapter" if s.adapter else BASE, params)
     return answers
 
 
 @contextlib.contextmanager
-def _judge_generator(endpoint: str, judge_model: str, cache: Path, device: str) -> Iterator:
+def _judge_generator(endpoint: str, judge_model: str, cache: Path, device: str,
+                     api_key_env: str = "OPENAI_API_KEY") -> Iterator:
     """A cached generator for the judge: the OpenAI backend, or for endpoint "local" judge_model
     loaded in this process (no HTTP server: the judge calls the generator directly)."""
     from loralab.inference.backends.openai_backend import OpenAIGenerator
     from loralab.inference.cache import CachedGenerator
 
     if endpoint != "local":
-        yield CachedGenerator(OpenAIGenerator(endpoint, judge_model), cache, task="judge")
+        yield CachedGenerator(OpenAIGenerator(endpoint, judge_model, api_key_env=api_key_env), cache, task="judge")
         return
     from loralab.config import ModelConfig
     from loralab.inference.generate import make_generator, model_identity

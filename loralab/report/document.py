@@ -9,6 +9,7 @@ from loralab.report.charts import charts_section, learn_forget_section
 from loralab.report.configs import config_section
 from loralab.report.format import DASH, duration
 from loralab.report.iterations import iterations_section
+from loralab.report.judges import judge_section
 from loralab.report.load import StudyResults
 from loralab.report.sections import (
     checkpoints_section,
@@ -36,6 +37,9 @@ def build_document(study: StudyResults) -> Document:
                 checkpoints_section(study), problems_section(study), environment_section(study)]
     extra = [routing_section(study), learn_forget_section(study, study.dir / "figures")]
     sections[2:2] = [x for x in extra if x is not None]
+    judged = judge_section(study)  # beside the pass@1 table, only in studies with a judge stage
+    if judged is not None:
+        sections.insert(1, judged)
     if (iterations := iterations_section(study)) is not None:  # only for studies marked as iterations
         sections.insert(1, iterations)
     return Document(f"Study report: {study.name}", facts, sections)

@@ -15,7 +15,7 @@ import yaml
 
 from loralab.errors import LoralabError
 from loralab.io import read_json, read_jsonl
-from loralab.results import Comparison, EvalSummary, SystemScore, TrainSummary, parse
+from loralab.results import Comparison, EvalSummary, JudgeSummary, SystemScore, TrainSummary, parse
 
 
 def _optional_json(path: Path) -> Any | None:
@@ -47,6 +47,7 @@ class RunResult:
     eval: EvalSummary | None
     samples: list[dict]
     routing: dict | None = None  # K-specialist runs: routing.json
+    judge: JudgeSummary | None = None  # studies with a judge stage: judge/summary.json
 
     def system(self, name: str | None) -> SystemScore | None:
         return next((s for s in self.eval.systems if s.name == name), None) if self.eval and name else None
@@ -82,6 +83,7 @@ def load_run(run_dir: Path) -> RunResult:
     if ck is not None and not isinstance(ck, list):
         raise LoralabError(f"{run_dir / 'checkpoints.json'}: expected a JSON list of checkpoints")
     metrics, samples = run_dir / "metrics.jsonl", run_dir / "eval" / "samples.jsonl"
+    judge = _optional_json(run_dir / "judge" / "summary.json")
     return RunResult(
         name=run_dir.name,
         config=_read_yaml(run_dir / "config.yaml"),
@@ -91,6 +93,7 @@ def load_run(run_dir: Path) -> RunResult:
         eval=parse(EvalSummary, ev, run_dir / "eval" / "summary.json") if ev is not None else None,
         samples=read_jsonl(samples) if samples.exists() else [],
         routing=_optional_json(run_dir / "routing.json"),
+        judge=parse(JudgeSummary, judge, run_dir / "judge" / "summary.json") if judge is not None else None,
     )
 
 

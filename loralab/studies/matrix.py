@@ -16,6 +16,9 @@ study level, so a killed study re-run finishes without redoing finished work.
       - {name: r8,  set: {adapter.r: 8}}
       - {name: r16, set: {adapter.r: 16, adapter.alpha: 32}}
     # ... or a product: matrix: {adapter.r: [8, 16], train.seed: [1, 2]}
+    judge:                   # optional: each run's checkpoint vs base by a pairwise judge
+      endpoint: local        # (loralab/studies/judging.py)
+      instructions: [../shared/data/judge/alpaca_eval.jsonl]
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from loralab import results
 from loralab.config import RunConfig, deep_merge, dotted_to_tree, parse_overrides, read_yaml, validate
 from loralab.errors import LoralabError
+from loralab.studies.judging import JudgeSection, check_judge
 from loralab.studies.runner import compare, fill_placeholders, finish, write_study_file
 
 
@@ -54,6 +58,8 @@ class StudyConfig(BaseModel):
     base: dict[str, Any] = Field(default_factory=dict, description="The RunConfig every variant starts from.")
     base_config: str | None = Field(None, description="Or: a run YAML (relative to the study file) to start from.")
     matrix: list[Variant] | dict[str, list[Any]] = Field(..., description="Named variants, or key -> values (product).")
+    judge: JudgeSection | None = Field(None, description="After evaluation, each run's checkpoint against its base "
+                                                         "by a pairwise judge (AlpacaEval and MT-Bench rates).")
 
 
 def expand_matrix(matrix: list[Variant] | dict[str, list[Any]]) -> list[Variant]:
@@ -122,12 +128,15 @@ def run_study(path: str | Path, overrides: list[str] | None = None, executor=Non
     started = time.time()
     root = study_dir(study)
     check_runs(runs, root, path)
+    if study.judge is not None:
+        check_judge(study.judge, runs, path)
     if executor is not None:
         executor.start()  # a cluster that cannot be reached must leave no study behind either
     root.mkdir(parents=True, exist_ok=True)
+    judge = {"judge": study.judge.model_dump(mode="json")} if study.judge is not None else {}
     write_study_file(root, kind="matrix", section=study.study.model_dump(mode="json"),
                      runs={k: v.model_dump(mode="json") for k, v in runs.items()},
-                     matrix=[v.model_dump(mode="json") for v in expand_matrix(study.matrix)])
+                     matrix=[v.model_dump(mode="json") for v in expand_matrix(study.matrix)], **judge)
     # No run config is written here: training writes runs/NAME/config.yaml itself, with the
     # prepared-data directory filled in, and a resumed study must find exactly that file.
     StudyRunner(study, runs, root, executor).run()
@@ -216,7 +225,10 @@ class StudyRunner:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
         stages = [("prepare", self.prepare), ("train", self.train), ("eval", self.evaluate)]
-        per_run = len(stages) if self.executor.name == "local" else 1
+        judging = self.study.judge is not None
+        if judging and self.executor.name == "local":
+            stages.append(("judge", self.judge))
+        per_run = len(stages) if self.executor.name == "local" else 1 + judging
         columns = (TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
         with Progress(*columns, console=self.console, transient=False) as bar:
@@ -230,6 +242,11 @@ class StudyRunner:
             else:
                 bar.update(job, description=f"{self.study.study.name}: {len(self.runs)} runs on {self.executor.name}")
                 self.executor.run(self.jobs(), on_done=lambda name: bar.advance(job))
+                for name, cfg in self.runs.items() if judging else ():  # judged here, after the cluster's runs
+                    bar.update(job, description=f"{self.study.study.name}: {name} / judge")
+                    self.prepare(name, cfg)  # fills this process's cfg with the prepared data (no-op on disk)
+                    self.judge(name, cfg)
+                    bar.advance(job)
             bar.update(job, description=f"{self.study.study.name}: compare")
             self.compare()
             bar.advance(job)
@@ -256,6 +273,12 @@ class StudyRunner:
 
     def evaluate(self, name: str, cfg: RunConfig) -> None:
         evaluate_run(self.root, name, cfg)
+
+    def judge(self, name: str, cfg: RunConfig) -> None:
+        """The selected checkpoint against the base on every instruction set; finished sets are kept."""
+        from loralab.studies.judging import judge_run
+
+        judge_run(self.root, name, cfg, self.study.judge)
 
     def compare(self) -> None:
         """comparisons.json: each run's best checkpoint vs base (and every pair with compare=all)."""

@@ -8,6 +8,7 @@ Both write the same files (loralab/results.py):
     STUDY/comparisons.json  every run's best system vs base (and every pair with compare=all)
     STUDY/meta.json         versions, seed, hardware, timings
     STUDY/runs/NAME/eval/   skipped only when it finished with the same model and eval settings
+    STUDY/runs/NAME/judge/  with a `judge:` section (judging.py): the checkpoint against the base
 """
 
 from __future__ import annotations
@@ -106,5 +107,8 @@ def study_summary(root: Path) -> dict:
         summary = read_json(path) if path.is_file() else {}
         runs[name] = {"eval_dir": str(path.parent) if summary else None, "select_on": summary.get("select_on"),
                       "report_on": summary.get("report_on"), "best": summary.get("best")}
+        judged = results.judge_dir(results.run_dir(root, name)) / results.SUMMARY
+        if judged.is_file():  # studies with a judge stage: the judged checkpoint and each set's rates
+            runs[name]["judge"] = read_json(judged)
     comparisons = read_json(root / results.COMPARISONS) if (root / results.COMPARISONS).is_file() else []
     return {"study_dir": str(root), "kind": study.kind, "runs": runs, "comparisons": comparisons}

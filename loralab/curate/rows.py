@@ -14,6 +14,7 @@ from pathlib import Path
 from loralab.curate.config import FieldsConfig
 from loralab.errors import LoralabError
 from loralab.io import read_json, read_jsonl, sha256_file, sha256_text
+from loralab.results import META
 
 QUESTION_KEYS = ("instruction", "question", "prompt", "problem", "query", "text")
 INPUT_KEYS = ("input", "context")
@@ -108,7 +109,7 @@ def fingerprint(paths: list[str | Path], config: dict) -> str:
 
 def finished(out_dir: Path, key: str, *names: str) -> bool:
     """True when `out_dir` was written by a run with the same fingerprint (re-running is a no-op)."""
-    meta = out_dir / "meta.json"
+    meta = out_dir / META
     if not meta.exists() or not all((out_dir / n).exists() for n in names):
         return False
     try:
@@ -119,5 +120,5 @@ def finished(out_dir: Path, key: str, *names: str) -> bool:
 
 def check_out_dir(out_dir: Path) -> None:
     """Refuse to replace a non-empty directory that no loralab stage wrote (it is swapped out whole)."""
-    if out_dir.exists() and (not out_dir.is_dir() or (any(out_dir.iterdir()) and not (out_dir / "meta.json").exists())):
+    if out_dir.exists() and (not out_dir.is_dir() or (any(out_dir.iterdir()) and not (out_dir / META).exists())):
         raise LoralabError(f"{out_dir}: exists and holds files no loralab stage wrote; choose a new --out directory")

@@ -37,6 +37,7 @@ from loralab.curate.metrics import PYTHON_TAGS, fenced_blocks, is_python, python
 from loralab.curate.rows import Example, load_examples
 from loralab.errors import LoralabError
 from loralab.io import sha256_file, write_meta
+from loralab.results import CONFIG
 
 SYSTEM = "You write short programming exercises and their Python solutions."
 # phrases that mark a refusal rather than an exercise (checked case-insensitively)
@@ -364,7 +365,7 @@ def check_resume(out_dir: Path, cfg: SynthConfig) -> None:
     """Refuse to mix rows made with other generation settings into one directory."""
     from loralab.config import read_yaml
 
-    path = out_dir / "config.yaml"
+    path = out_dir / CONFIG
     if not path.exists():
         if out_dir.exists() and any(out_dir.iterdir()):
             raise LoralabError(f"{out_dir}: exists and holds files no synth run wrote; choose a new --out directory")

@@ -1,4 +1,4 @@
-"""Instruction datasets as `Example`s: alpaca JSON lists, JSONL, and `loralab prepare` splits.
+"""Instruction datasets as `InstructionRow`s: alpaca JSON lists, JSONL, and `loralab prepare` splits.
 
 Field names are detected from the rows (instruction/input/output, prompt/response, ...) or set in
 `fields`. The original row is kept untouched so that cleaned files are the input minus rows.
@@ -24,7 +24,7 @@ _ALPACA = re.compile(r"### Instruction:\s*(.*?)\s*(?:### Input:\s*(.*?)\s*)?### 
 
 
 @dataclass(frozen=True)
-class Example:
+class InstructionRow:
     row: int            # 1-based position in the file
     line: int | None    # 1-based line for JSONL files, None for a JSON list
     question: str       # question, plus the input field when there is one
@@ -78,15 +78,15 @@ def _text(where: str, row: dict, key: str, role: str, required: bool = True) -> 
     return value
 
 
-def question_text(question: str, extra: str) -> str:
+def instruction_text(question: str, extra: str) -> str:
     """The instruction, with the template of a prepared split stripped, plus its input."""
     if m := _ALPACA.search(question):
         question, extra = m.group(1), extra or (m.group(2) or "")
     return f"{question.strip()}\n{extra.strip()}".strip()
 
 
-def load_examples(path: str | Path, fields: FieldsConfig | None = None) -> list[Example]:
-    """Every row of a JSON list or JSONL file as an `Example`; errors name the row and field."""
+def load_examples(path: str | Path, fields: FieldsConfig | None = None) -> list[InstructionRow]:
+    """Every row of a JSON list or JSONL file as an `InstructionRow`; errors name the row and field."""
     path = Path(path)
     rows, lines = read_rows(path)
     if not rows:
@@ -96,8 +96,8 @@ def load_examples(path: str | Path, fields: FieldsConfig | None = None) -> list[
     for i, (row, line) in enumerate(zip(rows, lines, strict=True), start=1):
         where = f"{path}:{line}" if line else f"{path}: row {i}"
         extra = _text(where, row, inp, "fields.input", required=False) if inp else ""
-        question = question_text(_text(where, row, q, "fields.question"), extra)
-        out.append(Example(i, line, question, _text(where, row, r, "fields.response"), row))
+        question = instruction_text(_text(where, row, q, "fields.question"), extra)
+        out.append(InstructionRow(i, line, question, _text(where, row, r, "fields.response"), row))
     return out
 
 

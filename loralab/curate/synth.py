@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from loralab.config import save_config
 from loralab.curate.config import FieldsConfig
 from loralab.curate.metrics import PYTHON_TAGS, fenced_blocks, is_python, python_code
-from loralab.curate.rows import Example, load_examples
+from loralab.curate.rows import InstructionRow, load_examples
 from loralab.errors import LoralabError
 from loralab.io import sha256_file, write_meta
 from loralab.results import CONFIG
@@ -177,7 +177,7 @@ def parse_keywords(reply: str, most: int = 8) -> list[str]:
 # ----------------------------------------------------------------------------- planning attempts
 
 
-def python_seeds(examples: list[Example]) -> list[Seed]:
+def python_seeds(examples: list[InstructionRow]) -> list[Seed]:
     return [Seed(x.row, x.question, code) for x in examples if (code := python_code(x.response))]
 
 
@@ -323,7 +323,7 @@ def run_pairs(plan, cfg: SynthConfig, out_dir: Path, gen, limiter: RateLimiter, 
     return kept, rejected
 
 
-def run_keywords(examples: list[Example], limit: int, cfg: SynthConfig, out_dir: Path, gen, limiter: RateLimiter,
+def run_keywords(examples: list[InstructionRow], limit: int, cfg: SynthConfig, out_dir: Path, gen, limiter: RateLimiter,
                  log=None) -> dict[int, list[str]]:
     """Keywords of the first `limit` seed questions -> keywords.jsonl; {seed row: keywords}."""
     journal = Journal(out_dir / "keywords.jsonl")

@@ -41,7 +41,7 @@ from loralab.io import read_json, read_jsonl, sha256_file, write_json, write_met
 from loralab.results import CHECKPOINT_INFO, CHECKPOINTS, META, SUMMARY, checkpoint_dir
 from loralab.train import checkpoints
 from loralab.train import resume as resume_checks
-from loralab.train.batching import IGNORE, Example, collate, make_plan, tokenize
+from loralab.train.batching import IGNORE, TokenizedExample, collate, make_plan, tokenize
 
 if TYPE_CHECKING:
     import torch
@@ -575,4 +575,4 @@ class Recipe:
             GradientState._reset_state()
 
 
-__all__ = ["train", "Recipe", "Example"]
+__all__ = ["train", "Recipe", "TokenizedExample"]

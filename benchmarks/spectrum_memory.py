@@ -30,7 +30,7 @@ from pathlib import Path
 from harness import check_outputs, emit, environment, in_child, interleave, peak_rss_mb, spread
 
 
-def setup(workdir: Path, rank: int) -> tuple[Path, Path, Path]:
+def setup(workdir: Path, rank: int, kinds: list[str]) -> tuple[Path, Path, Path]:
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
@@ -40,11 +40,11 @@ def setup(workdir: Path, rank: int) -> tuple[Path, Path, Path]:
     base = embedded_dir(DEFAULT_MODEL)
     lora, full = workdir / f"lora-r{rank}", workdir / "full"
     torch.manual_seed(0)
-    if not (lora / "adapter_model.safetensors").exists():
+    if "lora" in kinds and not (lora / "adapter_model.safetensors").exists():
         model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
         get_peft_model(model, LoraConfig(r=rank, lora_alpha=2 * rank, init_lora_weights=False,
                                          target_modules="all-linear")).save_pretrained(lora)
-    if not (full / "model.safetensors").exists():
+    if "full" in kinds and not (full / "model.safetensors").exists():
         model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
         with torch.no_grad():
             for name, p in model.named_parameters():
@@ -145,7 +145,7 @@ def main() -> None:
     if not set(kinds) <= {"full", "lora"}:
         raise SystemExit(f"error: --kinds takes full and/or lora, got {args.kinds!r}")
     env_start = environment()
-    base, lora, full = setup(args.workdir, args.rank)
+    base, lora, full = setup(args.workdir, args.rank, kinds)
     by_kind = {kind: compare(kind, base, {"full": full, "lora": lora}[kind], args) for kind in kinds}
     figures = {f"{k}_{name}": v["median"] if isinstance(v, dict) else v
                for k, fig in by_kind.items() for name, v in fig.items() if name in ("speedup", "memory_ratio")}

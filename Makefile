@@ -42,7 +42,7 @@ BENCH_TRAIN ?= --tokens 1500 --eval 16 --threads 1,N --pairs 3
 BENCH_EVAL ?= --n-prompts 16 --max-new-tokens 32 --pairs 3
 BENCH_SANDBOX ?= --pairs 3
 BENCH_MC ?= --items 10 --pairs 3
-BENCH_SERVE_MEMORY ?= --k 10 --n-prompts 10 --max-new-tokens 16 --pairs 3
+BENCH_SERVE_MEMORY ?= --k 10 --n-prompts 10 --max-new-tokens 8 --pairs 3
 BENCH_SPECTRUM ?= --kinds full,lora --pairs 3
 BENCH_CURATE ?= --sizes 2000,8000 --baseline-max 8000 --embed-rows 256 --pairs 3
 

@@ -126,7 +126,8 @@ def _spectrum(f: dict) -> list[tuple[str, str, str, str]]:
     for kind, k in f["by_kind"].items():
         what = "full fine-tune" if kind == "full" else f"LoRA r={f['rank']}"
         rows.append((f"`spectrum_memory.py` {what} ({k['matrices']} matrices, 1 thread), time",
-                     f"load both state dicts, dense SVD: {k['baseline_s']['median']:.1f} s, "
+                     f"{'load both state dicts' if kind == 'full' else 'dense ΔW = s·B·A'}, SVD: "
+                     f"{k['baseline_s']['median']:.1f} s, "
                      f"peak {k['baseline_peak_mb']['median']:.0f} MB",
                      f"`analyze spectrum`: {k['ours_s']['median']:.1f} s, peak {k['ours_peak_mb']['median']:.0f} MB; "
                      f"max σ difference {k['max_sigma_diff_of_sigma1']:.1e} of σ_1", _spread(k["speedup"])))

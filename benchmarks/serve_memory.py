@@ -1,18 +1,19 @@
 """Serving K specialists from one base: peak memory (K=10 vs K=1) and mixed-batch throughput.
 
-    .venv/bin/python benchmarks/serve_memory.py [--k 10] [--rank 16] [--n-prompts 20]
+    .venv/bin/python benchmarks/serve_memory.py [--k 10] [--rank 16] [--n-prompts 20] [--pairs 3]
 
 The K-specialist study's stated weakness is that serving needs K copies of the model.
 loralab keeps one base and K LoRA adapters. This script, in one run:
   1. writes K random LoRA adapters (rank `--rank` on q/k/v/o, B != 0) for the embedded model;
-  2. in a fresh child process per setting, loads the base plus K=1 or K=10 adapters and
-     answers a batch of prompts routed round-robin over the adapters, then reports peak RSS
-     (ru_maxrss; on CUDA also torch's peak allocated bytes). Target: K=10 / K=1 <= 1.2;
-  3. in the K=10 child, times the same prompts as one mixed-adapter batch (PEFT
-     `adapter_names`) against adapter by adapter (one batch per adapter), alternating the two
-     for `--rounds` rounds and keeping each one's best, so other load on a shared machine
-     biases neither.
-The last line is one JSON object of figures.
+  2. memory: in a fresh child process per run, loads the base plus 1 or K adapters and answers
+     `--n-prompts` prompts routed round-robin over them, then reports its peak RSS (VmHWM; on
+     CUDA also torch's peak allocated bytes). K=1 and K alternate (`--pairs` pairs,
+     benchmarks/harness.py); the figure is the median of the pairwise ratios K / K=1, target <= 1.2;
+  3. speed: in one more child with the K adapters, the same prompts as one mixed-adapter batch
+     (PEFT `adapter_names`) against adapter by adapter (one batch per adapter, what serving one
+     adapter at a time does), interleaved (`--pairs` pairs); greedy outputs must be the same on
+     both sides (`--tolerance`: the fraction allowed to differ), else the script fails.
+The last line is one JSON object, also written to benchmarks/results/serve_memory.json.
 """
 
 from __future__ import annotations
@@ -20,14 +21,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
+from harness import check_outputs, emit, environment, in_child, interleave, peak_rss_mb
 
 PROMPTS = ["Write a Python function that returns the n-th Fibonacci number.", "Reverse a linked list in Python.",
            "Write a function that checks whether a string is a palindrome.", "Parse a CSV line into fields.",
@@ -57,8 +57,8 @@ def make_adapters(root: Path, k: int, rank: int) -> dict[str, str]:
     return out
 
 
-def child(adapters: dict[str, str], n_prompts: int, max_new: int, compare: bool, rounds: int) -> dict:
-    """Load base + adapters, answer a round-robin mixed batch; peak memory and timings."""
+def load(adapters: dict[str, str], n_prompts: int):
+    """(generator with base + adapters, the round-robin requests)."""
     from loralab.config import ModelConfig
     from loralab.inference.backends.transformers_backend import TransformersGenerator
     from loralab.inference.generate import GenRequest, SamplingParams
@@ -67,46 +67,63 @@ def child(adapters: dict[str, str], n_prompts: int, max_new: int, compare: bool,
     names = list(adapters)
     reqs = [GenRequest(messages=({"role": "user", "content": PROMPTS[i % len(PROMPTS)]},), adapter=names[i % len(names)])
             for i in range(n_prompts)]
-    params = SamplingParams(max_new_tokens=max_new)
-    gen.generate(reqs[:2], SamplingParams(max_new_tokens=2))  # warm-up
-    out: dict = {"k": len(adapters), "mixed_tokens_per_s": 0.0, "by_adapter_tokens_per_s": 0.0}
-    for _ in range(rounds if compare else 1):
-        mixed, tps = _timed(gen, lambda: gen.generate(reqs, params))
-        out["mixed_tokens_per_s"] = max(out["mixed_tokens_per_s"], tps)
-        if compare:
-            same, tps = _timed(gen, lambda mixed=mixed: _adapter_by_adapter(gen, reqs, params, mixed))
-            out["by_adapter_tokens_per_s"], out["identical_outputs"] = max(out["by_adapter_tokens_per_s"], tps), same
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    gen.generate(reqs[:2], SamplingParams(max_new_tokens=2))  # warm-up: first-call allocations
+    return gen, reqs
+
+
+def memory_child(adapters: dict[str, str], n_prompts: int, max_new: int) -> dict:
+    """Peak memory of base + adapters answering one mixed batch."""
+    from loralab.inference.generate import SamplingParams
+
+    gen, reqs = load(adapters, n_prompts)
+    gen.generate(reqs, SamplingParams(max_new_tokens=max_new))
+    out = {"k": len(adapters), "peak_rss_mb": peak_rss_mb()}
     if torch.cuda.is_available():
         out["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20
     return out
 
 
-def _timed(gen, fn) -> tuple:
-    """(fn's result, new tokens per second while it ran)."""
+def speed_child(adapters: dict[str, str], n_prompts: int, max_new: int, pairs: int, tolerance: float) -> dict:
+    """Interleaved (adapter by adapter, mixed batch) runs; tokens/s of each and their pairwise ratios."""
+    from loralab.inference.generate import SamplingParams
+
+    gen, reqs = load(adapters, n_prompts)
+    params = SamplingParams(max_new_tokens=max_new)
+    runs = interleave(lambda: _timed(gen, lambda: _adapter_by_adapter(gen, reqs, params)),
+                      lambda: _timed(gen, lambda: gen.generate(reqs, params)), pairs)
+    for a, b in zip(runs.a, runs.b, strict=True):
+        same = check_outputs(a["outputs"], b["outputs"], tolerance, "greedy texts (adapter by adapter vs mixed batch)")
+    return {**runs.summary(), "identical_outputs": same}
+
+
+def _timed(gen, fn) -> dict:
+    """One run: {"rate": new tokens per second, "outputs": fn's texts}."""
     t0, before = time.perf_counter(), gen.stats["new_tokens"]
-    result = fn()
-    return result, (gen.stats["new_tokens"] - before) / (time.perf_counter() - t0)
+    outputs = fn()
+    return {"rate": (gen.stats["new_tokens"] - before) / (time.perf_counter() - t0), "outputs": outputs}
 
 
-def _adapter_by_adapter(gen, reqs, params, mixed) -> int:
-    """The same prompts, one batch per adapter (what serving one adapter at a time does);
-    returns how many outputs equal the mixed batch's."""
-    same = 0
+def _adapter_by_adapter(gen, reqs, params) -> list[str]:
+    """The same prompts, one batch per adapter; the texts in request order."""
+    texts: list = [None] * len(reqs)
     for name in dict.fromkeys(r.adapter for r in reqs):
         idx = [i for i, r in enumerate(reqs) if r.adapter == name]
-        outs = gen.generate([reqs[i] for i in idx], params)
-        same += sum(outs[j] == mixed[i] for j, i in enumerate(idx))
-    return same
+        for i, text in zip(idx, gen.generate([reqs[i] for i in idx], params), strict=True):
+            texts[i] = text
+    return texts
 
 
-def run_child(adapters: dict[str, str], args, compare: bool) -> dict:
-    spec = json.dumps({"adapters": adapters, "n": args.n_prompts, "max_new": args.max_new_tokens, "compare": compare,
-                       "threads": args.threads, "rounds": args.rounds})
-    res = subprocess.run([sys.executable, __file__, "--child", spec], capture_output=True, text=True, check=False)
-    if res.returncode != 0:
-        raise SystemExit(f"child failed:\n{res.stderr[-3000:]}")
-    return json.loads(res.stdout.strip().splitlines()[-1])
+def run_child(mode: str, adapters: dict[str, str], args) -> dict:
+    spec = {"mode": mode, "adapters": adapters, "n": args.n_prompts, "max_new": args.max_new_tokens,
+            "threads": args.threads, "pairs": args.pairs, "tolerance": args.tolerance}
+    return in_child(__file__, "--child", json.dumps(spec))
+
+
+def child(spec: dict) -> dict:
+    torch.set_num_threads(spec["threads"])
+    if spec["mode"] == "memory":
+        return memory_child(spec["adapters"], spec["n"], spec["max_new"])
+    return speed_child(spec["adapters"], spec["n"], spec["max_new"], spec["pairs"], spec["tolerance"])
 
 
 def main() -> None:
@@ -116,35 +133,35 @@ def main() -> None:
     ap.add_argument("--n-prompts", type=int, default=20)
     ap.add_argument("--max-new-tokens", type=int, default=48)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--pairs", type=int, default=3, help="interleaved pairs, for memory (K=1, K) and for speed")
+    ap.add_argument("--tolerance", type=float, default=0.0, help="fraction of greedy texts allowed to differ")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        spec = json.loads(args.child)
-        torch.set_num_threads(spec["threads"])
-        print(json.dumps(child(spec["adapters"], spec["n"], spec["max_new"], spec["compare"], spec["rounds"])))
+        print(json.dumps(child(json.loads(args.child))))
         return
+    env_start = environment()
     with tempfile.TemporaryDirectory() as tmp:
         adapters = make_adapters(Path(tmp), args.k, args.rank)
-        one = run_child({"k0": adapters["k0"]}, args, compare=False)
-        many = run_child(adapters, args, compare=True)
-    mem_ratio = many["peak_rss_mb"] / one["peak_rss_mb"]
-    speed_ratio = many["mixed_tokens_per_s"] / many["by_adapter_tokens_per_s"]
-    print(f"peak RSS: K=1 {one['peak_rss_mb']:.0f} MB, K={args.k} {many['peak_rss_mb']:.0f} MB -> {mem_ratio:.3f}x")
-    print(f"K={args.k}, {args.n_prompts} prompts: mixed batch {many['mixed_tokens_per_s']:.1f} tok/s, "
-          f"adapter by adapter {many['by_adapter_tokens_per_s']:.1f} tok/s -> {speed_ratio:.2f}x; "
-          f"identical outputs {many['identical_outputs']}/{args.n_prompts}")
-    figures = {"memory_ratio_k10_vs_k1": round(mem_ratio, 3), "peak_rss_mb_k1": round(one["peak_rss_mb"], 1),
-               f"peak_rss_mb_k{args.k}": round(many["peak_rss_mb"], 1), "mixed_vs_by_adapter_ratio": round(speed_ratio, 2),
-               "mixed_tokens_per_s": round(many["mixed_tokens_per_s"], 1),
-               "by_adapter_tokens_per_s": round(many["by_adapter_tokens_per_s"], 1),
-               "identical_outputs": many["identical_outputs"], "k": args.k, "rank": args.rank,
+        memory = interleave(lambda: run_child("memory", {"k0": adapters["k0"]}, args),
+                            lambda: run_child("memory", adapters, args), args.pairs)
+        speed = run_child("speed", adapters, args)
+    mem = memory.summary("peak_rss_mb")
+    print(f"peak RSS: K=1 {mem['baseline']['median']:.0f} MB, K={args.k} {mem['loralab']['median']:.0f} MB -> "
+          f"{mem['ratio']['median']:.3f}x; mixed batch vs adapter by adapter {speed['ratio']['median']:.2f}x, "
+          f"identical outputs {speed['identical_outputs']}/{args.n_prompts}", file=sys.stderr)
+    figures = {"memory_ratio": mem["ratio"]["median"], "memory_ratio_spread": mem["ratio"],
+               "peak_rss_mb_k1": mem["baseline"], "peak_rss_mb_k": mem["loralab"],
+               "mixed_vs_by_adapter_ratio": speed["ratio"]["median"], "mixed_vs_by_adapter_spread": speed["ratio"],
+               "mixed_tokens_per_s": speed["loralab"]["median"], "by_adapter_tokens_per_s": speed["baseline"]["median"],
+               "mixed_runs": speed["loralab"], "by_adapter_runs": speed["baseline"],
+               "identical_outputs": speed["identical_outputs"], "k": args.k, "rank": args.rank,
                "n_prompts": args.n_prompts, "max_new_tokens": args.max_new_tokens, "threads": args.threads,
-               "rounds": args.rounds, "loadavg_1m_end": round(os.getloadavg()[0], 2)}
-    for key in ("peak_cuda_mb",):
-        if key in many:
-            figures[f"{key}_k1"], figures[f"{key}_k{args.k}"] = round(one[key], 1), round(many[key], 1)
-    print(json.dumps(figures))
+               "pairs": args.pairs, "tolerance": args.tolerance}
+    if "peak_cuda_mb" in memory.b[-1]:
+        figures["peak_cuda_mb_k1"] = round(memory.a[-1]["peak_cuda_mb"], 1)
+        figures["peak_cuda_mb_k"] = round(memory.b[-1]["peak_cuda_mb"], 1)
+    emit("serve_memory", {**figures, "env_start": env_start, "env": environment()})
 
 
 if __name__ == "__main__":

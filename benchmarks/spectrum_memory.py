@@ -1,33 +1,36 @@
 """Spectrum of ΔW on the embedded model: streamed (ours) vs load-everything (baseline), and LoRA via QR vs dense SVD.
 
-    .venv/bin/python benchmarks/spectrum_memory.py [--rank 16] [--workdir /tmp/spectrum-bench]
+    .venv/bin/python benchmarks/spectrum_memory.py [--rank 16] [--kinds full,lora] [--pairs 3] [--workdir /tmp/spectrum-bench]
 
 Setup (once, in --workdir): a LoRA adapter of rank --rank on every linear layer of
 SmolLM2-135M-Instruct with random A and B, and a stand-in "full fine-tune" (every block matrix
 plus dense noise at 1% of its scale) saved as a safetensors model. Each side runs in its own
-child process so its peak RSS (VmHWM) is its own:
+child process so its peak RSS (VmHWM) is its own, and the two sides alternate (baseline, ours,
+baseline, ... `--pairs` pairs per kind, benchmarks/harness.py):
   full / ours:      analyze_spectrum(full run) — tensors streamed one at a time with safe_open,
                     σ from the float64 Gram matrix's eigenvalues;
   full / baseline:  both state dicts loaded whole, then torch.linalg.svdvals of each difference;
   lora / ours:      analyze_spectrum(adapter) — singular values from the r x r QR core;
   lora / baseline:  ΔW = s·B·A formed densely per module, then svdvals.
-The singular values of both sides are compared (max relative difference of σ_1..σ_8).
-The ours side also writes every output file (tables, npz, plot) and reads ‖W0‖ for rel_change. The last
-line is one JSON object of figures.
+The singular values of both sides must agree (σ_1..σ_8 of every matrix within `--tolerance`
+of its σ_1), else the script fails. The ours side also writes every output file (tables, npz,
+plot) and reads ‖W0‖ for rel_change. Per kind it reports the median speedup (baseline s / ours s)
+and memory ratio (ours peak / baseline peak) of the pairs with their spread. The last line is
+one JSON object, also written to benchmarks/results/spectrum_memory.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
 
+from harness import check_outputs, emit, environment, in_child, interleave, peak_rss_mb, spread
 
-def setup(workdir: Path, rank: int) -> tuple[Path, Path, Path]:
+
+def setup(workdir: Path, rank: int, kinds: list[str]) -> tuple[Path, Path, Path]:
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
@@ -37,11 +40,11 @@ def setup(workdir: Path, rank: int) -> tuple[Path, Path, Path]:
     base = embedded_dir(DEFAULT_MODEL)
     lora, full = workdir / f"lora-r{rank}", workdir / "full"
     torch.manual_seed(0)
-    if not (lora / "adapter_model.safetensors").exists():
+    if "lora" in kinds and not (lora / "adapter_model.safetensors").exists():
         model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
         get_peft_model(model, LoraConfig(r=rank, lora_alpha=2 * rank, init_lora_weights=False,
                                          target_modules="all-linear")).save_pretrained(lora)
-    if not (full / "model.safetensors").exists():
+    if "full" in kinds and not (full / "model.safetensors").exists():
         model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
         with torch.no_grad():
             for name, p in model.named_parameters():
@@ -69,15 +72,7 @@ def child(side: str, kind: str, base: str, run: str, out: str) -> None:
     else:
         sig = _baseline_lora(Path(run))
     secs = time.perf_counter() - t0
-    print(json.dumps({"seconds": secs, "peak_rss_mb": _peak_rss_mb(), "sigmas": sig}))
-
-
-def _peak_rss_mb() -> float:
-    """VmHWM of this process: unlike ru_maxrss it is not inherited from the parent across exec."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": secs, "rate": 1 / secs, "peak_rss_mb": peak_rss_mb(), "sigmas": sig}))
 
 
 def _baseline_full(base: Path, run: Path) -> dict:
@@ -108,31 +103,55 @@ def _baseline_lora(adapter: Path) -> dict:
 
 
 def measure(side: str, kind: str, base: Path, run: Path, workdir: Path) -> dict:
-    cmd = [sys.executable, __file__, "--child", side, kind, str(base), str(run), str(workdir / f"out-{side}-{kind}")]
-    res = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    return json.loads(res.stdout.strip().splitlines()[-1])
+    return in_child(__file__, "--child", side, kind, str(base), str(run), str(workdir / f"out-{side}-{kind}"))
 
 
-def max_rel_diff(a: dict, b: dict) -> float:
-    assert set(a) == set(b), "the two sides saw different matrices"
-    return max(abs(x - y) / max(abs(y), 1e-30) for k in a for x, y in zip(a[k], b[k], strict=False))
+def sigma_diffs(ours: dict, baseline: dict) -> list[float]:
+    """(σ_ours - σ_baseline) / σ_1 for σ_1..σ_8 of every matrix: relative to the matrix's largest σ, so a
+    σ near zero (rank < 8) does not turn float noise into a large relative difference."""
+    if set(ours) != set(baseline):
+        raise SystemExit(f"error: the two sides saw different matrices: {sorted(set(ours) ^ set(baseline))[:5]}")
+    return [(x - y) / max(abs(baseline[k][0]), 1e-30) for k in baseline for x, y in zip(ours[k], baseline[k], strict=False)]
+
+
+def compare(kind: str, base: Path, run: Path, args) -> dict:
+    """Interleaved (baseline, ours) children for one kind of run; speed, memory and σ agreement."""
+    runs = interleave(lambda: measure("baseline", kind, base, run, args.workdir),
+                      lambda: measure("ours", kind, base, run, args.workdir), args.pairs)
+    worst = 0.0
+    for a, b in zip(runs.a, runs.b, strict=True):
+        diffs = sigma_diffs(b["sigmas"], a["sigmas"])
+        check_outputs([0.0] * len(diffs), diffs, args.tolerance, f"singular values, (ours - baseline) / σ_1 ({kind})")
+        worst = max(worst, max(map(abs, diffs)))
+    speed, memory = runs.summary("rate"), runs.summary("peak_rss_mb")
+    fig = {"speedup": speed["ratio"], "memory_ratio": memory["ratio"],
+           "baseline_s": spread([r["seconds"] for r in runs.a]), "ours_s": spread([r["seconds"] for r in runs.b]),
+           "baseline_peak_mb": memory["baseline"], "ours_peak_mb": memory["loralab"],
+           "max_sigma_diff_of_sigma1": worst, "matrices": len(runs.b[-1]["sigmas"])}
+    print(f"{kind:4s}  ours {fig['ours_s']['median']:6.1f} s {fig['ours_peak_mb']['median']:7.0f} MB   baseline "
+          f"{fig['baseline_s']['median']:6.1f} s {fig['baseline_peak_mb']['median']:7.0f} MB", file=sys.stderr)
+    return fig
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rank", type=int, default=16)
+    ap.add_argument("--kinds", default="full,lora", help="which runs to analyse: full, lora or both")
+    ap.add_argument("--pairs", type=int, default=3, help="interleaved (baseline, ours) pairs per kind")
+    ap.add_argument("--tolerance", type=float, default=1e-4, help="largest σ difference accepted, as a fraction of σ_1")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/spectrum-bench"))
     args = ap.parse_args()
-    base, lora, full = setup(args.workdir, args.rank)
-    figures = {"rank": args.rank}
-    for kind, run in (("full", full), ("lora", lora)):
-        ours, baseline = measure("ours", kind, base, run, args.workdir), measure("baseline", kind, base, run, args.workdir)
-        print(f"{kind:4s}  ours {ours['seconds']:6.1f} s {ours['peak_rss_mb']:7.0f} MB   "
-              f"baseline {baseline['seconds']:6.1f} s {baseline['peak_rss_mb']:7.0f} MB")
-        figures.update({f"{kind}_ours_s": round(ours["seconds"], 2), f"{kind}_baseline_s": round(baseline["seconds"], 2),
-                        f"{kind}_ours_peak_mb": round(ours["peak_rss_mb"]), f"{kind}_baseline_peak_mb": round(baseline["peak_rss_mb"]),
-                        f"{kind}_max_rel_sigma_diff": max_rel_diff(ours["sigmas"], baseline["sigmas"])})
-    print(json.dumps(figures))
+    kinds = [k.strip() for k in args.kinds.split(",")]
+    if not set(kinds) <= {"full", "lora"}:
+        raise SystemExit(f"error: --kinds takes full and/or lora, got {args.kinds!r}")
+    env_start = environment()
+    base, lora, full = setup(args.workdir, args.rank, kinds)
+    by_kind = {kind: compare(kind, base, {"full": full, "lora": lora}[kind], args) for kind in kinds}
+    figures = {f"{k}_{name}": v["median"] if isinstance(v, dict) else v
+               for k, fig in by_kind.items() for name, v in fig.items() if name in ("speedup", "memory_ratio")}
+    emit("spectrum_memory", {**figures, "by_kind": by_kind, "identical_sigmas": True, "rank": args.rank,
+                             "tolerance": args.tolerance, "pairs": args.pairs, "threads_per_side": 1,
+                             "env_start": env_start, "env": environment()})
 
 
 if __name__ == "__main__":

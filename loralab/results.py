@@ -8,7 +8,10 @@ write results and the report, comparisons and CLI that read them (issue #14).
       data/  routers/           prepared data; fitted routers (K-specialist studies)
       runs/NAME/                a training run (`loralab train`)
         config.yaml  meta.json  the resolved config; versions, seed, timings
+        metrics.jsonl           the training log, one line per logged step
         checkpoints.json        the checkpoint index
+        checkpoint-N/           an adapter (or full model) saved at step N
+          loralab.json          base model, prompt template, objective, step
         summary.json            TrainSummary
         routing.json            RoutingSummary (K-specialist runs)
         eval/                   code tasks (`loralab eval`)
@@ -27,6 +30,7 @@ writer's tests, not in a report weeks later.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -39,6 +43,7 @@ from loralab.errors import LoralabError
 CONFIG = "config.yaml"
 META = "meta.json"
 SUMMARY = "summary.json"
+METRICS = "metrics.jsonl"  # a run's training log, one line per logged step
 CHECKPOINTS = "checkpoints.json"
 SAMPLES = "samples.jsonl"
 ROUTING = "routing.json"
@@ -49,6 +54,8 @@ EVAL = "eval"
 EVAL_MC = "eval_mc"
 JUDGE = "judge"
 RUNS = "runs"
+CHECKPOINT_INFO = "loralab.json"
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
 def run_dir(study_root: str | Path, name: str) -> Path:
@@ -68,6 +75,23 @@ def eval_mc_dir(run: str | Path) -> Path:
 def judge_dir(run: str | Path) -> Path:
     """The judge stage of a run: summary.json and one directory per instruction set."""
     return Path(run) / JUDGE
+
+
+def checkpoint_dir(run: str | Path, step: int) -> Path:
+    """RUN/checkpoint-N: the checkpoint saved at optimizer step `step`."""
+    return Path(run) / f"checkpoint-{step}"
+
+
+def checkpoint_step(path: str | Path) -> int | None:
+    """N of a checkpoint-N directory (by name only); None for any other name."""
+    m = _CHECKPOINT.match(Path(path).name)
+    return int(m.group(1)) if m else None
+
+
+def checkpoint_dirs(run: str | Path) -> list[tuple[int, Path]]:
+    """(step, path) of every checkpoint-N entry of a run, complete or not, by step."""
+    found = ((checkpoint_step(p), p) for p in Path(run).glob("checkpoint-*"))
+    return sorted((step, p) for step, p in found if step is not None)
 
 
 def study_cache(study_root: str | Path) -> Path:

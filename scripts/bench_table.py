@@ -106,6 +106,65 @@ def _serve(f: dict) -> list[tuple[str, str, str, str]]:
 ROWS = {"train_throughput": _train, "eval_throughput": _eval, "sandbox_throughput": _sandbox, "serve_burst": _serve}
 
 
+def _mc(f: dict) -> list[tuple[str, str, str, str]]:
+    ref = (f"; lm-eval {f['lm_eval_pairs_per_s']:.2f} pairs/s, largest difference from lm-eval "
+           f"{f['max_abs_diff_vs_lm_eval']:.1e}"
+           if "lm_eval_pairs_per_s" in f else "")
+    return [(f"`mc_scoring.py` ({f['items']} ARC-Challenge items, {f['scored_pairs']} continuations, "
+             f"{f['threads']} thread(s))", f"one pair at a time: {f['baseline_pairs_per_s']:.2f} pairs/s",
+             f"batched ({f['batch_size']}): {f['ours_pairs_per_s']:.2f} pairs/s; largest log-likelihood difference "
+             f"{f['max_abs_diff_vs_baseline']:.1e} nats{ref}", _spread(f["speedup_spread"]))]
+
+
+def _serve_memory(f: dict) -> list[tuple[str, str, str, str]]:
+    k, n = f["k"], f["n_prompts"]
+    return [(f"`serve_memory.py` peak RSS, one base + K={k} LoRA adapters (rank {f['rank']}) vs K=1",
+             f"K=1: {f['peak_rss_mb_k1']['median']:.0f} MB", f"K={k}: {f['peak_rss_mb_k']['median']:.0f} MB",
+             _spread(f["memory_ratio_spread"])),
+            (f"`serve_memory.py` mixed-adapter batch ({n} prompts x {f['max_new_tokens']} tokens, K={k}, "
+             f"{f['threads']} thread(s))", f"adapter by adapter: {f['by_adapter_tokens_per_s']:.1f} tok/s",
+             f"one mixed batch: {f['mixed_tokens_per_s']:.1f} tok/s; greedy outputs identical "
+             f"{f['identical_outputs']}/{n}", _spread(f["mixed_vs_by_adapter_spread"]))]
+
+
+def _spectrum(f: dict) -> list[tuple[str, str, str, str]]:
+    rows = []
+    for kind, k in f["by_kind"].items():
+        what = "full fine-tune" if kind == "full" else f"LoRA r={f['rank']}"
+        rows.append((f"`spectrum_memory.py` {what} ({k['matrices']} matrices, 1 thread), time",
+                     f"{'load both state dicts' if kind == 'full' else 'dense ΔW = s·B·A'}, SVD: "
+                     f"{k['baseline_s']['median']:.1f} s, "
+                     f"peak {k['baseline_peak_mb']['median']:.0f} MB",
+                     f"`analyze spectrum`: {k['ours_s']['median']:.1f} s, peak {k['ours_peak_mb']['median']:.0f} MB; "
+                     f"max σ difference {k['max_sigma_diff_of_sigma1']:.1e} of σ_1", _spread(k["speedup"])))
+        rows.append((f"`spectrum_memory.py` {what}, peak RSS (ours / baseline)", "-", "-", _spread(k["memory_ratio"])))
+    return rows
+
+
+def _curate(f: dict) -> list[tuple[str, str, str, str]]:
+    rows = []
+    for n, s in f["search"].items():
+        if "speedup" not in s:
+            rows.append((f"`curate_scale.py` semantic dedup, N={int(n):,}", "-",
+                         f"blockwise: {s['loralab_s']['median']:.2f} s, peak {s['loralab_peak_rss_mb']['median']:.0f} MB",
+                         "-"))
+            continue
+        rows += [(f"`curate_scale.py` semantic dedup, N={int(n):,} ({s['duplicates']} duplicates, same on both sides)",
+                  f"full N x N matrix: {s['baseline_s']['median']:.2f} s, peak {s['baseline_peak_rss_mb']['median']:.0f} MB",
+                  f"blockwise: {s['loralab_s']['median']:.2f} s, peak {s['loralab_peak_rss_mb']['median']:.0f} MB",
+                  _spread(s["speedup"])),
+                 (f"`curate_scale.py` N={int(n):,}, peak RSS (blockwise / full matrix)", "-", "-",
+                  _spread(s["memory_ratio"]))]
+    rows.append(("`curate_scale.py` extrapolation", f"embedder {f['embed_rows_per_s']:.0f} rows/s; "
+                 f"{f['bytes_per_loaded_row']} B per loaded row",
+                 f"{f['max_rows_in_budget']:,} rows fit {f['budget_gib']:g} GiB: {f['hours_at_max_embed']} h to embed, "
+                 f"{f['hours_at_max_search_worst_case']} h to search (worst case)", "-"))
+    return rows
+
+
+ROWS.update({"mc_scoring": _mc, "serve_memory": _serve_memory, "spectrum_memory": _spectrum, "curate_scale": _curate})
+
+
 def render(results: dict) -> str:
     """The Markdown block (markers included) for `results` ({name: figures})."""
     lines = [START, "", "| benchmark | baseline | loralab | loralab / baseline: median (min-max, pairs) |",

@@ -98,3 +98,49 @@ def test_docs_table_matches_results_json():
     assert bench_table.START in doc, "docs/benchmarks.md lacks the table markers; run scripts/bench_table.py"
     assert bench_table.splice(doc, bench_table.render(results)) == doc, \
         "docs/benchmarks.md differs from benchmarks/results.json; run scripts/bench_table.py"
+
+
+def test_peak_rss_is_this_process_own(tmp_path):
+    # a child that allocates little reports far less than a parent holding a large buffer: VmHWM is
+    # per process, where ru_maxrss would carry the parent's peak across fork + exec
+    big = bytearray(300 * 2**20)  # 300 MiB, touched so it is resident
+    big[::4096] = b"x" * len(big[::4096])
+    script = tmp_path / "small.py"
+    script.write_text(f"import sys, json; sys.path.insert(0, {str(ROOT / 'benchmarks')!r})\n"
+                      "from harness import peak_rss_mb\nprint('noise')\nprint(json.dumps({'mb': peak_rss_mb()}))\n")
+    assert harness.peak_rss_mb() > 300
+    assert harness.in_child(script)["mb"] < 200
+    del big
+
+
+def test_in_child_fails_loudly(tmp_path):
+    script = tmp_path / "bad.py"
+    script.write_text("import sys\nprint('half', file=sys.stderr)\nsys.exit(3)\n")
+    with pytest.raises(SystemExit, match=r"(?s)bad.py --flag failed \(exit 3\).*half"):
+        harness.in_child(script, "--flag")
+
+
+def test_curate_baseline_finds_the_same_duplicates_as_blockwise(monkeypatch):
+    # the benchmark compares like with like: the full-matrix pass and the blockwise pass drop the
+    # same rows, as duplicates of the same kept rows, on the planted data (a block edge included)
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    from realdata import load_script
+
+    from loralab.curate.dedup import semantic_duplicates
+
+    curate = load_script(ROOT / "benchmarks" / "curate_scale.py", "benchmarks_curate_scale")
+    emb = curate.planted_rows(1500)
+    base = curate.full_matrix_dedup(emb, curate.THRESHOLD)
+    ours = [(d.row, d.of) for d in semantic_duplicates(emb.copy(), curate.THRESHOLD, block=256)]
+    assert ours == base and len(base) == 1500 // curate.DUP_EVERY  # every planted copy found, nothing else
+
+
+def test_every_result_file_has_its_own_table_rows():
+    # a results file without a row function would show only "see benchmarks/results.json"
+    results = bench_table.merge()
+    assert {"mc_scoring", "serve_memory", "spectrum_memory", "curate_scale"} <= set(bench_table.ROWS)
+    for name, figs in results.items():
+        assert name in bench_table.ROWS, f"scripts/bench_table.py has no rows for {name}"
+        rows = bench_table.ROWS[name](figs)
+        assert rows and all(len(r) == 4 for r in rows)
+        assert not [c for r in rows for c in r if "|" in c], f"{name}: a '|' in a cell splits the Markdown row"

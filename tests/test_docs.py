@@ -83,3 +83,17 @@ def test_the_readme_study_is_a_valid_study(tmp_path):
     assert spec.study.name == "quickstart" and sorted(runs) == ["lr2e-3", "lr5e-4"]
     assert runs["lr5e-4"].train.learning_rate == 5e-4 and runs["lr2e-3"].eval.select_on == "val"
     assert runs["lr2e-3"].data.source == "bundled:acme"
+
+
+def test_data_formats_page_documents_every_result_schema():
+    # the result-files section is generated from loralab/results.py; the prose around it is kept
+    from loralab import results
+
+    page = gen_docs.data_formats_page()
+    assert page.startswith("# Data formats and prompt templates") and "## Prepared row schema" in page
+    section = page.split(gen_docs.RESULTS_START, 1)[1].split(gen_docs.RESULTS_END, 1)[0]
+    for name in ("EvalSummary", "Comparison", "TrainSummary", "RoutingSummary", "StudyFile", "TaskScore"):
+        assert f"### `{name}`" in section
+    assert "| `pass@1` | `float` | `(required)` |" in section  # the key as the file spells it (the alias)
+    assert "| `mcnemar_p_holm` | `float \\| None` | `None` | Holm-adjusted" in section  # the source comment
+    assert results.STUDY in section and results.SAMPLES in section  # the layout from results.py's docstring

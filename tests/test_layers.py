@@ -139,3 +139,18 @@ def test_the_serve_protocol_is_pure():
               "loralab.serve.http")
     targets = imports(PACKAGE / "serve" / "protocol.py")
     assert not [t for t in targets if any(t == m or t.startswith(m + ".") for m in impure)]
+
+
+def test_a_public_class_or_helper_is_defined_once():
+    # #14: three unrelated `Example` classes and two `question_text` functions made a reader guess
+    # which one an import meant. Names already shared when this test was written are listed; do not add.
+    known = {"Journal", "StudySection"}
+    seen: dict[str, list[str]] = {}
+    for p in MODULES:
+        for node in ast.parse(p.read_text()).body:
+            if isinstance(node, ast.ClassDef) and not node.name.startswith("_") or (
+                    isinstance(node, ast.FunctionDef) and node.name == "question_text"):
+                seen.setdefault(node.name, []).append(module_name(p))
+    twice = {name: mods for name, mods in seen.items() if len(mods) > 1 and name not in known}
+    assert twice == {}, f"public classes (or question_text) defined in several modules: {twice}"
+    assert seen["question_text"] == ["loralab.route.router"] and seen["Example"] == ["loralab.data.formats"]

@@ -42,3 +42,13 @@ def test_the_layout():
     assert str(results.eval_dir(run)) == "runs/s/runs/r2/eval"
     assert str(results.eval_mc_dir(run)) == "runs/s/runs/r2/eval_mc"
     assert str(results.study_cache("runs/s")) == "runs/s/cache/generations.jsonl"
+
+
+def test_checkpoint_paths(tmp_path):
+    assert results.checkpoint_dir("runs/a", 20).as_posix() == "runs/a/checkpoint-20"
+    assert [results.checkpoint_step(p) for p in ("x/checkpoint-7", "checkpoint-", "checkpoint-7.tmp",
+                                                 ".checkpoint-7.tmp", "checkpoint-x")] == [7, None, None, None, None]
+    for name in ("checkpoint-10", "checkpoint-9", ".checkpoint-11.tmp", "checkpoint-best", "eval"):
+        (tmp_path / name).mkdir()
+    # by step, not by name (checkpoint-9 before checkpoint-10); anything else ignored
+    assert results.checkpoint_dirs(tmp_path) == [(9, tmp_path / "checkpoint-9"), (10, tmp_path / "checkpoint-10")]

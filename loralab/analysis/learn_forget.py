@@ -16,6 +16,7 @@ from pathlib import Path
 
 from loralab.errors import LoralabError
 from loralab.io import read_json
+from loralab.results import CONFIG, SUMMARY, eval_dir, eval_mc_dir
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class LearnForget:
 def _method(run_dir: Path) -> str:
     import yaml
 
-    path = run_dir / "config.yaml"
+    path = run_dir / CONFIG
     cfg = yaml.safe_load(path.read_text()) if path.exists() else {}
     return str(((cfg or {}).get("adapter") or {}).get("method") or "?")
 
@@ -45,7 +46,7 @@ def _headline(task: dict) -> float:
 
 def run_points(run_dir: Path, target_task: str | None = None) -> list[LearnForget]:
     """The base-relative points of one run (empty when it lacks either evaluation)."""
-    code, mc = run_dir / "eval" / "summary.json", run_dir / "eval_mc" / "summary.json"
+    code, mc = eval_dir(run_dir) / SUMMARY, eval_mc_dir(run_dir) / SUMMARY
     if not (code.exists() and mc.exists()):
         return []
     ev, fg = read_json(code), read_json(mc)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from loralab.config import save_config
 from loralab.curate.config import CurateConfig
 from loralab.curate.metrics import words
-from loralab.curate.rows import Example, check_out_dir, fingerprint, finished, load_examples, read_rows
+from loralab.curate.rows import InstructionRow, check_out_dir, fingerprint, finished, load_examples, read_rows
 from loralab.errors import LoralabError
 from loralab.io import atomic_dir, read_json, sha256_file, write_json, write_jsonl, write_meta
 
@@ -115,7 +115,7 @@ def ngram_index(items: list[EvalItem], n: int) -> dict[tuple[str, ...], list[int
     return index
 
 
-def ngram_hit(ex: Example, items: list[EvalItem], index: dict, n: int, min_shared: int) -> dict | None:
+def ngram_hit(ex: InstructionRow, items: list[EvalItem], index: dict, n: int, min_shared: int) -> dict | None:
     """The eval item sharing most n-grams with a row, if it shares at least `min_shared`."""
     grams = ngrams(words(ex.question), n) | ngrams(words(ex.response), n)  # no n-gram spans the two
     shared = Counter(k for g in grams for k in index.get(g, ()))
@@ -143,7 +143,7 @@ def nearest(queries: np.ndarray, keys: np.ndarray, block: int = 4096) -> tuple[n
     return best, arg
 
 
-def embedding_sims(examples: list[Example], items: list[EvalItem], cfg: CurateConfig,
+def embedding_sims(examples: list[InstructionRow], items: list[EvalItem], cfg: CurateConfig,
                    progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
     from loralab.embed import embed
 
@@ -170,7 +170,7 @@ class ContaminationResult:
                 f"{self.out_dir / 'suspicious.jsonl'}{clean}")
 
 
-def find_suspicious(examples: list[Example], items: list[EvalItem], cfg: CurateConfig,
+def find_suspicious(examples: list[InstructionRow], items: list[EvalItem], cfg: CurateConfig,
                     progress: bool = False) -> tuple[list[dict], dict]:
     """One record per suspicious row (sorted by row), and quantiles of the nearest-item similarity."""
     import numpy as np
@@ -219,7 +219,7 @@ def contamination(path: str | Path, cfg: CurateConfig, out_dir: str | Path, drop
     return ContaminationResult(out_dir, summary)
 
 
-def _summary(path: Path, examples: list[Example], items: list[EvalItem], found: list[dict], quantiles: dict,
+def _summary(path: Path, examples: list[InstructionRow], items: list[EvalItem], found: list[dict], quantiles: dict,
              cfg: CurateConfig, drop: bool, started: float) -> dict:
     by_eval = Counter((f["ngram"] or f["embedding"])["eval"] for f in found)
     by_reason = Counter("+".join(f["reasons"]) for f in found)

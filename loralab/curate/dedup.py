@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from loralab.config import save_config
 from loralab.curate.config import CurateConfig
 from loralab.curate.metrics import code_text
-from loralab.curate.rows import Example, check_out_dir, fingerprint, finished, load_examples
+from loralab.curate.rows import InstructionRow, check_out_dir, fingerprint, finished, load_examples
 from loralab.io import atomic_dir, read_json, sha256_file, write_json, write_jsonl, write_meta
 
 if TYPE_CHECKING:
@@ -120,11 +120,11 @@ def semantic_duplicates(emb: np.ndarray, threshold: float, block: int = 1024,
     return drops
 
 
-def dedup_key(ex: Example, on: str) -> str:
+def dedup_key(ex: InstructionRow, on: str) -> str:
     return ex.question if on == "question" else f"{ex.question}\n\n{ex.response}"
 
 
-def dedup_embeddings(examples: list[Example], cfg: CurateConfig, progress: bool = False) -> np.ndarray:
+def dedup_embeddings(examples: list[InstructionRow], cfg: CurateConfig, progress: bool = False) -> np.ndarray:
     """(N, D) question embeddings, or (N, 2D) [q, c] / sqrt(2) so a dot product is the mean of both cosines."""
     import numpy as np
 
@@ -150,7 +150,7 @@ class DedupResult:
         return f"kept {s['kept']} of {s['rows']} rows ({reasons}) -> {self.out_dir / 'kept.jsonl'}"
 
 
-def find_duplicates(examples: list[Example], cfg: CurateConfig, progress: bool = False) -> tuple[dict, dict]:
+def find_duplicates(examples: list[InstructionRow], cfg: CurateConfig, progress: bool = False) -> tuple[dict, dict]:
     """All duplicates by row index, and the seconds each phase took."""
     t0 = time.time()
     dups = hash_duplicates([dedup_key(x, cfg.dedup.match_on) for x in examples], cfg.dedup.normalised)
@@ -166,7 +166,7 @@ def find_duplicates(examples: list[Example], cfg: CurateConfig, progress: bool =
     return dups, {k: round(v, 3) for k, v in seconds.items()}
 
 
-def _dropped_row(examples: list[Example], d: Duplicate) -> dict:
+def _dropped_row(examples: list[InstructionRow], d: Duplicate) -> dict:
     a, b = examples[d.row], examples[d.of]
     return {"row": a.row, "line": a.line, "duplicate_of": b.row, "duplicate_of_line": b.line,
             "similarity": round(d.similarity, 4), "reason": d.reason,

@@ -25,7 +25,7 @@ from loralab.curate.metrics import (
     spread,
     words,
 )
-from loralab.curate.rows import Example, check_out_dir, fingerprint, finished, load_examples
+from loralab.curate.rows import InstructionRow, check_out_dir, fingerprint, finished, load_examples
 from loralab.errors import LoralabError
 from loralab.io import atomic_dir, read_json, sha256_file, write_json, write_meta, write_text
 
@@ -43,7 +43,7 @@ COLUMNS = [
 ]
 
 
-def measure(examples: list[Example], cfg: CurateConfig, progress: bool = False) -> dict:
+def measure(examples: list[InstructionRow], cfg: CurateConfig, progress: bool = False) -> dict:
     """Every diversity and complexity metric of a dataset (embedding only the spread sample)."""
     from loralab.embed import embed
 

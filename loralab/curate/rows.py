@@ -1,4 +1,4 @@
-"""Instruction datasets as `Example`s: alpaca JSON lists, JSONL, and `loralab prepare` splits.
+"""Instruction datasets as `InstructionRow`s: alpaca JSON lists, JSONL, and `loralab prepare` splits.
 
 Field names are detected from the rows (instruction/input/output, prompt/response, ...) or set in
 `fields`. The original row is kept untouched so that cleaned files are the input minus rows.
@@ -14,6 +14,7 @@ from pathlib import Path
 from loralab.curate.config import FieldsConfig
 from loralab.errors import LoralabError
 from loralab.io import read_json, read_jsonl, sha256_file, sha256_text
+from loralab.results import META
 
 QUESTION_KEYS = ("instruction", "question", "prompt", "problem", "query", "text")
 INPUT_KEYS = ("input", "context")
@@ -23,7 +24,7 @@ _ALPACA = re.compile(r"### Instruction:\s*(.*?)\s*(?:### Input:\s*(.*?)\s*)?### 
 
 
 @dataclass(frozen=True)
-class Example:
+class InstructionRow:
     row: int            # 1-based position in the file
     line: int | None    # 1-based line for JSONL files, None for a JSON list
     question: str       # question, plus the input field when there is one
@@ -77,15 +78,15 @@ def _text(where: str, row: dict, key: str, role: str, required: bool = True) -> 
     return value
 
 
-def question_text(question: str, extra: str) -> str:
+def instruction_text(question: str, extra: str) -> str:
     """The instruction, with the template of a prepared split stripped, plus its input."""
     if m := _ALPACA.search(question):
         question, extra = m.group(1), extra or (m.group(2) or "")
     return f"{question.strip()}\n{extra.strip()}".strip()
 
 
-def load_examples(path: str | Path, fields: FieldsConfig | None = None) -> list[Example]:
-    """Every row of a JSON list or JSONL file as an `Example`; errors name the row and field."""
+def load_examples(path: str | Path, fields: FieldsConfig | None = None) -> list[InstructionRow]:
+    """Every row of a JSON list or JSONL file as an `InstructionRow`; errors name the row and field."""
     path = Path(path)
     rows, lines = read_rows(path)
     if not rows:
@@ -95,8 +96,8 @@ def load_examples(path: str | Path, fields: FieldsConfig | None = None) -> list[
     for i, (row, line) in enumerate(zip(rows, lines, strict=True), start=1):
         where = f"{path}:{line}" if line else f"{path}: row {i}"
         extra = _text(where, row, inp, "fields.input", required=False) if inp else ""
-        question = question_text(_text(where, row, q, "fields.question"), extra)
-        out.append(Example(i, line, question, _text(where, row, r, "fields.response"), row))
+        question = instruction_text(_text(where, row, q, "fields.question"), extra)
+        out.append(InstructionRow(i, line, question, _text(where, row, r, "fields.response"), row))
     return out
 
 
@@ -108,7 +109,7 @@ def fingerprint(paths: list[str | Path], config: dict) -> str:
 
 def finished(out_dir: Path, key: str, *names: str) -> bool:
     """True when `out_dir` was written by a run with the same fingerprint (re-running is a no-op)."""
-    meta = out_dir / "meta.json"
+    meta = out_dir / META
     if not meta.exists() or not all((out_dir / n).exists() for n in names):
         return False
     try:
@@ -119,5 +120,5 @@ def finished(out_dir: Path, key: str, *names: str) -> bool:
 
 def check_out_dir(out_dir: Path) -> None:
     """Refuse to replace a non-empty directory that no loralab stage wrote (it is swapped out whole)."""
-    if out_dir.exists() and (not out_dir.is_dir() or (any(out_dir.iterdir()) and not (out_dir / "meta.json").exists())):
+    if out_dir.exists() and (not out_dir.is_dir() or (any(out_dir.iterdir()) and not (out_dir / META).exists())):
         raise LoralabError(f"{out_dir}: exists and holds files no loralab stage wrote; choose a new --out directory")

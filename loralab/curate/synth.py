@@ -34,9 +34,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from loralab.config import save_config
 from loralab.curate.config import FieldsConfig
 from loralab.curate.metrics import PYTHON_TAGS, fenced_blocks, is_python, python_code
-from loralab.curate.rows import Example, load_examples
+from loralab.curate.rows import InstructionRow, load_examples
 from loralab.errors import LoralabError
 from loralab.io import sha256_file, write_meta
+from loralab.results import CONFIG
 
 SYSTEM = "You write short programming exercises and their Python solutions."
 # phrases that mark a refusal rather than an exercise (checked case-insensitively)
@@ -176,7 +177,7 @@ def parse_keywords(reply: str, most: int = 8) -> list[str]:
 # ----------------------------------------------------------------------------- planning attempts
 
 
-def python_seeds(examples: list[Example]) -> list[Seed]:
+def python_seeds(examples: list[InstructionRow]) -> list[Seed]:
     return [Seed(x.row, x.question, code) for x in examples if (code := python_code(x.response))]
 
 
@@ -322,7 +323,7 @@ def run_pairs(plan, cfg: SynthConfig, out_dir: Path, gen, limiter: RateLimiter, 
     return kept, rejected
 
 
-def run_keywords(examples: list[Example], limit: int, cfg: SynthConfig, out_dir: Path, gen, limiter: RateLimiter,
+def run_keywords(examples: list[InstructionRow], limit: int, cfg: SynthConfig, out_dir: Path, gen, limiter: RateLimiter,
                  log=None) -> dict[int, list[str]]:
     """Keywords of the first `limit` seed questions -> keywords.jsonl; {seed row: keywords}."""
     journal = Journal(out_dir / "keywords.jsonl")
@@ -364,7 +365,7 @@ def check_resume(out_dir: Path, cfg: SynthConfig) -> None:
     """Refuse to mix rows made with other generation settings into one directory."""
     from loralab.config import read_yaml
 
-    path = out_dir / "config.yaml"
+    path = out_dir / CONFIG
     if not path.exists():
         if out_dir.exists() and any(out_dir.iterdir()):
             raise LoralabError(f"{out_dir}: exists and holds files no synth run wrote; choose a new --out directory")

@@ -18,17 +18,16 @@ named NAME, by default the directory's name.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from loralab.config import RunConfig, load_config
 from loralab.errors import LoralabError
 from loralab.io import read_json
+from loralab.results import CHECKPOINT_INFO, CHECKPOINTS, CONFIG, checkpoint_dirs, checkpoint_step
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
-_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 # Inits that rewrite the base (W -> W_res = W - s B0 A0); such an adapter saved without PEFT's
 # conversion does not apply to the unmodified base that every other system shares.
 _MUTATING_INITS = ("pissa", "olora", "corda", "lora_ga")
@@ -55,33 +54,28 @@ def foreign_checkpoints(run: Path) -> list[tuple[int, Path]]:
     """(step, dir) of each complete checkpoint-N adapter of a run another tool wrote, by step.
 
     A checkpoint without its weights file is one the tool was still writing: skipped."""
-    found = []
-    for path in run.glob("checkpoint-*"):
-        m = _CHECKPOINT.match(path.name)
-        if m and is_adapter(path):
-            found.append((int(m.group(1)), path))
-    return sorted(found)
+    return [(step, path) for step, path in checkpoint_dirs(run) if is_adapter(path)]
 
 
 def is_foreign_run(path: Path) -> bool:
-    return path.is_dir() and not (path / "checkpoints.json").exists() and bool(foreign_checkpoints(path))
+    return path.is_dir() and not (path / CHECKPOINTS).exists() and bool(foreign_checkpoints(path))
 
 
 def step_of(adapter_dir: Path) -> int:
     """An adapter's training step: loralab.json, trainer_state.json's global_step, checkpoint-N, else 0."""
-    if (adapter_dir / "loralab.json").is_file():
-        return int(read_json(adapter_dir / "loralab.json").get("step", 0))
+    if (adapter_dir / CHECKPOINT_INFO).is_file():
+        return int(read_json(adapter_dir / CHECKPOINT_INFO).get("step", 0))
     state = adapter_dir / "trainer_state.json"
     if state.is_file() and "global_step" in (saved := read_json(state)):
         return int(saved["global_step"])
-    m = _CHECKPOINT.match(adapter_dir.name)
-    return int(m.group(1)) if m else 0
+    step = checkpoint_step(adapter_dir)
+    return step if step is not None else 0
 
 
 def adapter_base(adapter_dir: Path) -> str:
     """The base an adapter was trained on: what `loralab export` or `train` recorded (the alias,
     not its cache path), else PEFT's `base_model_name_or_path`."""
-    for mine in ("loralab_export.json", "loralab.json"):
+    for mine in ("loralab_export.json", CHECKPOINT_INFO):
         if (adapter_dir / mine).is_file() and read_json(adapter_dir / mine).get("base_model"):
             return read_json(adapter_dir / mine)["base_model"]
     path = adapter_dir / ADAPTER_CONFIG
@@ -94,7 +88,7 @@ def adapter_base(adapter_dir: Path) -> str:
 def loralab_run_of(adapter_dir: Path) -> Path | None:
     """The loralab run directory a checkpoint belongs to (its config.yaml names base and template)."""
     run = adapter_dir.parent
-    return run if (adapter_dir / "loralab.json").is_file() and (run / "config.yaml").is_file() else None
+    return run if (adapter_dir / CHECKPOINT_INFO).is_file() and (run / CONFIG).is_file() else None
 
 
 # ----------------------------------------------------------------------------- config

@@ -1,6 +1,6 @@
 """Tokenised examples, the batch plan of a run, and the tensors each micro-batch becomes.
 
-An `Example` holds `input_ids` and already-shifted `targets`: `targets[j]` is the token that
+A `TokenizedExample` holds `input_ids` and already-shifted `targets`: `targets[j]` is the token that
 position j must predict, or IGNORE. Shifting per example (not per batch) is what makes
 packing safe: the last token of one example never learns to predict the first of the next.
 
@@ -35,7 +35,7 @@ MEGABATCH = 50  # batches per sorted mega-batch in length_grouped mode (as HF's 
 
 
 @dataclass(frozen=True)
-class Example:
+class TokenizedExample:
     input_ids: tuple[int, ...]  # prompt + response + EOS (cpt: text + EOS), at most max_seq_len
     targets: tuple[int, ...]  # targets[j]: the token position j predicts, or IGNORE
 
@@ -105,7 +105,7 @@ def _texts(rows: list[dict], key: str, split: str) -> list[str]:
 
 
 def tokenize_instruction(rows: list[dict], tok, max_seq_len: int, split: str = "train",
-                         all_assistant: bool = True) -> tuple[list[Example], TokenizeReport]:
+                         all_assistant: bool = True) -> tuple[list[TokenizedExample], TokenizeReport]:
     """prompt + response + EOS; the response and the EOS are supervised, and with `all_assistant`
     the earlier assistant turns a chat row's `assistant_spans` mark inside the prompt.
 
@@ -136,7 +136,7 @@ def tokenize_instruction(rows: list[dict], tok, max_seq_len: int, split: str = "
         if len(ids) > max_seq_len:
             report.eos_truncated.append(row_id)
             ids, mask = ids[:max_seq_len], mask[:max_seq_len]
-        examples.append(Example(tuple(ids), masked_targets(ids, mask)))
+        examples.append(TokenizedExample(tuple(ids), masked_targets(ids, mask)))
     report.examples = len(examples)
     return examples, report
 
@@ -167,7 +167,7 @@ def _valid_spans(spans, length: int) -> bool:
     return True
 
 
-def tokenize_cpt(rows: list[dict], tok, max_seq_len: int, split: str = "train") -> tuple[list[Example], TokenizeReport]:
+def tokenize_cpt(rows: list[dict], tok, max_seq_len: int, split: str = "train") -> tuple[list[TokenizedExample], TokenizeReport]:
     """Raw text + EOS, every token supervised; long documents are cut into max_seq_len windows."""
     texts = [r["text"] if isinstance(r.get("text"), str) else None for r in rows]
     if any(t is None for t in texts):  # rows without `text`: prompt + response is the document
@@ -181,7 +181,7 @@ def tokenize_cpt(rows: list[dict], tok, max_seq_len: int, split: str = "train") 
         for start in range(0, len(ids), max_seq_len):
             window = ids[start:start + max_seq_len]
             if len(window) >= 2:  # a single token predicts nothing
-                examples.append(Example(tuple(window), shifted_targets(window, 1)))
+                examples.append(TokenizedExample(tuple(window), shifted_targets(window, 1)))
     report.examples = len(examples)
     return examples, report
 
@@ -260,7 +260,7 @@ def _epoch_plan(plan: Plan, epoch: int) -> list[list[int]]:
     return [b for b in batches if b]
 
 
-def make_plan(examples: list[Example], batch_size: int, grad_accum: int, world: int, seed: int, mode: str) -> Plan:
+def make_plan(examples: list[TokenizedExample], batch_size: int, grad_accum: int, world: int, seed: int, mode: str) -> Plan:
     if len(examples) < world:
         raise LoralabError(f"the train split has {len(examples)} usable example(s), fewer than the {world} processes")
     return Plan(tuple(len(e.input_ids) for e in examples), tuple(e.n_supervised for e in examples),
@@ -288,11 +288,11 @@ class Batch:
                      move(self.targets), move(self.keep), self.n_tokens, self.n_examples)
 
 
-def collate(examples: list[Example], mode: str, pad_id: int) -> Batch:
+def collate(examples: list[TokenizedExample], mode: str, pad_id: int) -> Batch:
     return collate_packed(examples) if mode == "packed" else collate_padded(examples, pad_id)
 
 
-def collate_packed(examples: list[Example]) -> Batch:
+def collate_packed(examples: list[TokenizedExample]) -> Batch:
     """One row of all examples back to back; position_ids restart at 0 for each."""
     import torch
 
@@ -303,7 +303,7 @@ def collate_packed(examples: list[Example]) -> Batch:
     return Batch(ids[None], pos[None], None, targets[keep][None], keep, len(ids), len(examples))
 
 
-def collate_padded(examples: list[Example], pad_id: int) -> Batch:
+def collate_padded(examples: list[TokenizedExample], pad_id: int) -> Batch:
     """Rows padded on the right to the longest member, as the seeds' collator does."""
     import torch
 

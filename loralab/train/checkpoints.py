@@ -17,27 +17,21 @@ it; `resume` takes the highest complete one.
 from __future__ import annotations
 
 import random
-import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 from loralab.errors import LoralabError
 from loralab.io import read_json, recover_all, swap_dir, write_json
+from loralab.results import CHECKPOINT_INFO, CHECKPOINTS, checkpoint_dir, checkpoint_dirs
 
 STATE = "trainer_state.json"
-INDEX = "checkpoints.json"
-_NAME = re.compile(r"^checkpoint-(\d+)$")
+INDEX = CHECKPOINTS
 
 
 def complete_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
     """(step, path) of every complete checkpoint, oldest first."""
-    found = []
-    for path in run_dir.glob("checkpoint-*"):
-        m = _NAME.match(path.name)
-        if m and (path / STATE).is_file():
-            found.append((int(m.group(1)), path))
-    return sorted(found)
+    return [(step, path) for step, path in checkpoint_dirs(run_dir) if (path / STATE).is_file()]
 
 
 def last_checkpoint(run_dir: Path) -> Path | None:
@@ -90,7 +84,8 @@ def save(run_dir: Path, step: int, *, rank: int, barrier: Callable[[], None], wr
     """
     import torch
 
-    final, tmp = run_dir / f"checkpoint-{step}", run_dir / f".checkpoint-{step}.tmp"
+    final = checkpoint_dir(run_dir, step)
+    tmp = run_dir / f".{final.name}.tmp"
     if rank == 0:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
@@ -99,7 +94,7 @@ def save(run_dir: Path, step: int, *, rank: int, barrier: Callable[[], None], wr
     write_weights(tmp)  # every rank calls it (FSDP/ZeRO gather); it writes only on rank 0
     if rank == 0:
         tokenizer.save_pretrained(tmp)
-        write_json(tmp / "loralab.json", info)
+        write_json(tmp / CHECKPOINT_INFO, info)
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
         torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
     barrier()

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from loralab.errors import LoralabError
 from loralab.io import atomic_dir, read_json, write_json
+from loralab.results import CHECKPOINT_INFO, CONFIG
 
 RESUME_ONLY = ("optimizer.pt", "scheduler.pt", "trainer_state.json")
 
@@ -44,12 +45,12 @@ def export(checkpoint: str | Path, out_dir: str | Path, *, merge: bool = False, 
 
 def base_model_name(ckpt: Path) -> str:
     """The base the adapter was trained on: loralab.json, else the run's config.yaml, else PEFT's record."""
-    if (ckpt / "loralab.json").is_file():
-        return read_json(ckpt / "loralab.json")["base_model"]
-    if (ckpt.parent / "config.yaml").is_file():
+    if (ckpt / CHECKPOINT_INFO).is_file():
+        return read_json(ckpt / CHECKPOINT_INFO)["base_model"]
+    if (ckpt.parent / CONFIG).is_file():
         from loralab.config import load_config
 
-        return load_config(ckpt.parent / "config.yaml").model.name
+        return load_config(ckpt.parent / CONFIG).model.name
     return json.loads((ckpt / "adapter_config.json").read_text())["base_model_name_or_path"]
 
 
@@ -61,7 +62,7 @@ def trained_on(ckpt: Path) -> str:
     is the usual QLoRA release but not bit-for-bit the model that was trained; the export
     record says so.
     """
-    run_cfg = ckpt.parent / "config.yaml"
+    run_cfg = ckpt.parent / CONFIG
     if not run_cfg.is_file():
         return "unknown (no run config.yaml next to the checkpoint)"
     from loralab.config import load_config
@@ -74,7 +75,7 @@ def _model_config(ckpt: Path, dtype: str):
     """The run's ModelConfig (revision, remote code), pointed at the base, adapter unset."""
     from loralab.config import ModelConfig, load_config
 
-    run_cfg = ckpt.parent / "config.yaml"
+    run_cfg = ckpt.parent / CONFIG
     mcfg = load_config(run_cfg).model if run_cfg.is_file() else ModelConfig(name=base_model_name(ckpt))
     return mcfg.model_copy(update={"name": base_model_name(ckpt), "adapter": None, "device": "cpu",
                                    "chat_template": "auto"})

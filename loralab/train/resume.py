@@ -10,6 +10,7 @@ from pathlib import Path
 
 from loralab.config import RunConfig, read_yaml
 from loralab.errors import LoralabError
+from loralab.results import CONFIG
 
 # Keys that decide which batches and updates a run makes: changing one breaks exact resume.
 FIXED_ON_RESUME = ("model", "data", "adapter", "train.objective", "train.batch_size", "train.grad_accum",
@@ -31,13 +32,13 @@ def flatten_config(tree: dict, prefix: str = "") -> dict:
 def check_same_config(cfg: RunConfig, run_dir: Path) -> None:
     """`cfg` agrees with the run_dir/config.yaml the run started with on every key of FIXED_ON_RESUME."""
     # A key added to the config after the run started (data.train_on) reads as its default.
-    saved = {**flatten_config(RunConfig().model_dump(mode="json")), **flatten_config(read_yaml(run_dir / "config.yaml"))}
+    saved = {**flatten_config(RunConfig().model_dump(mode="json")), **flatten_config(read_yaml(run_dir / CONFIG))}
     now = flatten_config(cfg.model_dump(mode="json"))
     changed = sorted(k for k in saved.keys() | now.keys()
                      if saved.get(k) != now.get(k) and k.startswith(FIXED_ON_RESUME))
     if changed:
         diffs = "; ".join(f"{k}: {saved.get(k)!r} -> {now.get(k)!r}" for k in changed)
-        raise LoralabError(f"{run_dir}/config.yaml: --resume needs the same run, but {diffs}; "
+        raise LoralabError(f"{run_dir / CONFIG}: --resume needs the same run, but {diffs}; "
                            "restore these keys or train into a new train.out_dir")
 
 

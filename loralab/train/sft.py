@@ -39,9 +39,10 @@ from rich.console import Console
 from loralab.config import RunConfig, save_config
 from loralab.errors import LoralabError
 from loralab.io import read_json, read_jsonl, sha256_file, write_json, write_meta
+from loralab.results import CHECKPOINT_INFO, CHECKPOINTS, META, SUMMARY, checkpoint_dir
 from loralab.train import checkpoints
 from loralab.train import resume as resume_checks
-from loralab.train.batching import IGNORE, Example, collate, make_plan, tokenize
+from loralab.train.batching import IGNORE, TokenizedExample, collate, make_plan, tokenize
 
 if TYPE_CHECKING:
     import torch
@@ -53,7 +54,7 @@ PRECISION = {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}  # ours -> accelerate
 def train(cfg: RunConfig, resume: bool = False) -> Path:
     """Train `cfg` into cfg.train.out_dir (resuming from its last checkpoint if asked); returns the run dir."""
     run_dir = Path(cfg.train.out_dir)
-    if (run_dir / "summary.json").exists():
+    if (run_dir / SUMMARY).exists():
         console.print(f"{run_dir}: this run already finished (summary.json is there); nothing to do. "
                       "Choose another train.out_dir to train again.")
         return run_dir
@@ -226,7 +227,7 @@ class Recipe:
 
     def _prepare(self) -> Path:
         out = self.run_dir / "data"
-        if self.ckpt is not None and (out / "meta.json").is_file():
+        if self.ckpt is not None and (out / META).is_file():
             # Resume trains on the very rows it started with, even if a newer loralab would now
             # prepare them otherwise (PREPARE_VERSION, the template `auto` picks).
             return out
@@ -476,10 +477,10 @@ class Recipe:
             save_config(self.cfg, self.run_dir)
             if self.ckpt is not None:  # the index may lag the last rename if a kill fell between them
                 checkpoints.sync_index(self.run_dir, up_to=self.state.step)
-                checkpoints.record(self.run_dir, read_json(self.ckpt / "loralab.json")["entry"])
+                checkpoints.record(self.run_dir, read_json(self.ckpt / CHECKPOINT_INFO)["entry"])
                 self.say(f"resuming from {self.ckpt} (step {self.state.step})")
             else:
-                for stale in ("checkpoints.json", "loss.png"):
+                for stale in (CHECKPOINTS, "loss.png"):
                     (self.run_dir / stale).unlink(missing_ok=True)
         self.accelerator.wait_for_everyone()
 
@@ -487,7 +488,7 @@ class Recipe:
         st = self.state
         entry = {"step": st.step, "epoch": self.plan.epoch_at(st.step), "tokens_seen": st.tokens_seen,
                  "train_loss": st.last_train_loss, "val_loss": st.last_val_loss if st.last_val_step == st.step else None,
-                 "path": f"checkpoint-{st.step}"}
+                 "path": checkpoint_dir(self.run_dir, st.step).name}
         info = {"base_model": self.cfg.model.name, "method": self.cfg.adapter.method,
                 "objective": self.cfg.train.objective, **self._prompt_record(),
                 "chat_template": bool(getattr(self.tok, "chat_template", None)), "step": st.step, "entry": entry}
@@ -515,7 +516,7 @@ class Recipe:
 
     def _prompt_record(self) -> dict:
         """How the prompts were written (`loralab eval` reads it back to prompt the same way, issue #12)."""
-        meta_file = self.data_dir / "meta.json"
+        meta_file = self.data_dir / META
         meta = read_json(meta_file) if meta_file.is_file() else {}
         return {"prompt_template": meta.get("template", self.cfg.data.template),
                 "data_format": meta.get("format", self.cfg.data.format), "train_on": self.cfg.data.train_on}
@@ -541,7 +542,7 @@ class Recipe:
                           "stop_reason": st.stop_reason, "distributed": str(self.accelerator.distributed_type),
                           "optimizer": type(getattr(self.optimizer, "optimizer", self.optimizer)).__name__,
                           "quantization": self.quant.to_dict() if self.quant is not None else None})
-        write_json(self.run_dir / "summary.json", summary)
+        write_json(self.run_dir / SUMMARY, summary)
         self.log.close()
         self._print_summary(summary)
 
@@ -587,4 +588,4 @@ class Recipe:
             GradientState._reset_state()
 
 
-__all__ = ["train", "Recipe", "Example"]
+__all__ = ["train", "Recipe", "TokenizedExample"]

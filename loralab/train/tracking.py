@@ -12,6 +12,7 @@ from pathlib import Path
 
 from loralab.errors import missing_extra
 from loralab.io import write_jsonl
+from loralab.results import METRICS, SUMMARY
 
 
 def read_metrics(path: Path) -> list[dict]:
@@ -31,7 +32,7 @@ class MetricsLog:
     """Appends one JSON line per logging step or evaluation, and mirrors it to trackers."""
 
     def __init__(self, run_dir: Path, report_to: list[str], config: dict, resume_step: int | None):
-        self.path = run_dir / "metrics.jsonl"
+        self.path = run_dir / METRICS
         if resume_step is None:
             write_jsonl(self.path, [])
         else:  # rows after the checkpoint we resume from are replayed, so drop them
@@ -80,13 +81,13 @@ def log_eval_summary(eval_dir: Path, log_dir: Path, report_to: list[str], config
     eval_dir, log_dir = Path(eval_dir), Path(log_dir)
     if not report_to:
         return False
-    marker = {"summary_sha256": sha256_file(eval_dir / "summary.json"), "report_to": sorted(report_to),
+    marker = {"summary_sha256": sha256_file(eval_dir / SUMMARY), "report_to": sorted(report_to),
               "log_dir": str(log_dir.resolve())}
     if (eval_dir / TRACKED).is_file() and read_json(eval_dir / TRACKED) == marker:
         return False
     trackers = [_tracker(name, log_dir, config) for name in report_to]
     try:
-        for step, numbers in sorted(eval_metrics(read_json(eval_dir / "summary.json")).items()):
+        for step, numbers in sorted(eval_metrics(read_json(eval_dir / SUMMARY)).items()):
             for tracker in trackers:
                 tracker.log(numbers, step)
     finally:

@@ -8,13 +8,13 @@ from realdata import shared_file
 
 from loralab.curate.config import build_config
 from loralab.curate.contamination import EvalItem, contamination, load_eval_set, nearest, ngram_hit, ngram_index, ngrams
-from loralab.curate.rows import Example
+from loralab.curate.rows import InstructionRow
 from loralab.errors import LoralabError
 from loralab.io import read_jsonl
 
 
 def ex(question, response="", row=1):
-    return Example(row, None, question, response, {"instruction": question, "output": response})
+    return InstructionRow(row, None, question, response, {"instruction": question, "output": response})
 
 
 def test_ngrams_of_short_text_are_empty():

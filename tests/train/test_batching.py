@@ -8,7 +8,7 @@ from trainfixtures import task_rows
 from loralab.errors import LoralabError
 from loralab.train.batching import (
     IGNORE,
-    Example,
+    TokenizedExample,
     bos_prefix,
     collate,
     make_plan,
@@ -71,7 +71,7 @@ def test_a_row_without_response_names_line_and_field(tok):
 
 
 def _examples(lengths):
-    return [Example(tuple(range(n)), tuple([IGNORE] * (n - 2) + [1, IGNORE])) for n in lengths]
+    return [TokenizedExample(tuple(range(n)), tuple([IGNORE] * (n - 2) + [1, IGNORE])) for n in lengths]
 
 
 def test_plan_visits_every_example_once_per_epoch_and_is_deterministic():
@@ -151,7 +151,7 @@ def prepared_chat(tmp_path, model_dir, train_on="all_assistant") -> list[dict]:
     return [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
 
 
-def supervised_spans(tok, ex: Example) -> list[str]:
+def supervised_spans(tok, ex: TokenizedExample) -> list[str]:
     """The supervised targets, grouped into runs of consecutive positions, each run decoded."""
     runs, last = [], -2
     for j, t in enumerate(ex.targets):

@@ -3,13 +3,15 @@
     .venv/bin/python benchmarks/train_throughput.py [--tokens 12000] [--threads 1,N] [--pairs 3] [--batch 2]
 
 Both train the embedded SmolLM2-135M-Instruct with the same LoRA (r=8, alpha=16, dropout
-0.05, PEFT's default q_proj/v_proj), optimizer, schedule and precision on the same CodeAlpaca-2k
+0.05, PEFT's default q_proj/v_proj), optimizer and schedule on the same CodeAlpaca-2k
 examples (chat-templated prompt + response + EOS), one epoch over a fixed budget of real tokens:
 
   baseline  HF Trainer + PEFT + DataCollatorForLanguageModeling(mlm=False): batch 2 padded to its
-            longest member, loss on every non-pad token (the seeds' recipe)
+            longest member, loss on every non-pad token, fp32 on CPU (the seeds' recipe, the
+            Trainer's default; `--baseline-precision`)
   loralab   `loralab.train.sft.train` with its defaults: packed, padding-free batches with
-            attention kept within examples, logits only where a label is supervised
+            attention kept within examples, logits only where a label is supervised, and
+            `train.precision: auto` (on CPU, bf16 autocast where a probe measures it faster)
 
 Each phase runs in its own spawned process, so each peak memory (peak RSS, or CUDA max
 allocated) is that phase's alone. At each thread count of `--threads` the two phases run
@@ -19,8 +21,9 @@ ratio at a thread count is the median of the pairwise tokens/s ratios (with min 
 same held-out examples (loss per response token, EOS included), since the two objectives'
 training losses are not comparable. MFU = the model FLOPs loralab needs per second (forward,
 plus the backward LoRA needs: input gradients through the frozen weights, LoRA weight gradients;
-logits only at supervised positions) over the matmul FLOP/s this process measures in the same
-precision at the same thread count (`mfu` = the smallest over thread counts). Held-out losses
+logits only at supervised positions) over the matmul FLOP/s peak in the precision it trained in,
+measured by each run's own process right after its run at its thread count (so load hits the
+run and its peak alike); the median over runs, and `mfu` = the smallest over thread counts. Held-out losses
 can differ beyond `--loss-tolerance` only if one recipe trained worse: the script then fails.
 The last line is one JSON object, also written to benchmarks/results/train_throughput.json.
 """
@@ -38,7 +41,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import check_outputs, emit, environment, interleave
+from harness import check_outputs, emit, environment, interleave, spread
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "instruct" / "code_alpaca_2k.json"
@@ -114,7 +117,7 @@ def run_baseline(model_dir: str, examples_ids: list[list[int]], precision: str, 
     model.save_pretrained(Path(out) / "adapter")
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     return {"seconds": result.metrics["train_runtime"], "peak_mb": peak_mb(), "final_train_loss": losses[-1] if losses else result.training_loss,
-            "adapter": str(Path(out) / "adapter"), "steps": trainer.state.global_step}
+            "adapter": str(Path(out) / "adapter"), "steps": trainer.state.global_step, "precision": precision}
 
 
 def run_loralab(model_dir: str, data_dir: str, precision: str, batch: int, out: str) -> dict:
@@ -131,15 +134,28 @@ def run_loralab(model_dir: str, data_dir: str, precision: str, batch: int, out: 
     # Training time alone: the Trainer baseline saves nothing during training and evaluates nothing.
     seconds = s["train_runtime"] - s["eval_seconds"] - s["checkpoint_seconds"]
     return {"seconds": seconds, "peak_mb": peak_mb(), "final_train_loss": s["final_loss"],
-            "adapter": str(run / f"checkpoint-{s['steps']}"), "steps": s["steps"]}
+            "adapter": str(run / f"checkpoint-{s['steps']}"), "steps": s["steps"],
+            "precision": read_json(run / "meta.json")["precision"]}
 
 
 def _child(fn_name: str, kwargs: dict, queue) -> None:
     import torch
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    torch.set_num_threads(kwargs.pop("threads"))
-    queue.put(globals()[fn_name](**kwargs))
+    threads = kwargs.pop("threads")
+    torch.set_num_threads(threads)
+    result = globals()[fn_name](**kwargs)
+    if torch.get_num_threads() != threads:  # something in the phase changed the pool: its rate is not at `threads`
+        raise SystemExit(f"error: the {fn_name} phase ran at {torch.get_num_threads()} threads, not {threads}")
+    # The peak its MFU is measured against: this process, this thread count, the precision it
+    # trained in, seconds after its run, so a burst of load on a shared machine hits both.
+    queue.put(result | {"threads": threads, "matmul_peak": matmul_peak(result["precision"], pick_device_name())})
+
+
+def pick_device_name() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def in_child(fn_name: str, **kwargs) -> dict:
@@ -162,7 +178,11 @@ def in_child(fn_name: str, **kwargs) -> dict:
 
 
 def matmul_peak(precision: str, device: str) -> float:
-    """Best FLOP/s of dense matmuls in `precision`: the model's own GEMM shapes and a large square one."""
+    """Best FLOP/s of dense matmuls in `precision`: the model's own GEMM shapes and a large square one.
+
+    Each shape is timed in 3 windows of 0.05-0.1 s and the best window counts: a peak is what the
+    hardware can do, so a window that load interrupted should not lower it.
+    """
     import torch
     import torch.nn.functional as F
 
@@ -172,16 +192,27 @@ def matmul_peak(precision: str, device: str) -> float:
         x, w = torch.randn(m, k, dtype=dtype, device=device), torch.randn(n, k, dtype=dtype, device=device)
         for _ in range(3):
             F.linear(x, w)
-        reps = 20
-        if device == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        for _ in range(reps):
+        def run(x=x, w=w):
             F.linear(x, w)
-        if device == "cuda":
-            torch.cuda.synchronize()
-        best = max(best, 2 * m * k * n * reps / (time.perf_counter() - t0))
+
+        reps = 1
+        while _timed(run, reps, device) < 0.05 and reps < 4096:  # a window of ~0.05-0.1 s
+            reps *= 2
+        best = max(best, 2 * m * k * n * reps / min(_timed(run, reps, device) for _ in range(3)))
     return best
+
+
+def _timed(fn, reps: int, device: str) -> float:
+    import torch
+
+    if device == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        fn()
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - t0
 
 
 def train_flops(cfg, examples, supervised_logits: bool) -> float:
@@ -239,7 +270,7 @@ def thread_counts(spec: str) -> list[int]:
     return list(dict.fromkeys(counts))
 
 
-def at_threads(threads: int, pairs: int, model_dir: str, data_dir: Path, examples, precision: str, batch: int,
+def at_threads(threads: int, pairs: int, model_dir: str, data_dir: Path, examples, precision: dict, batch: int,
                tmp: Path) -> tuple[dict, list, list]:
     """Interleaved (baseline, loralab) training runs at one thread count; (summary, baseline runs, loralab runs)."""
     tokens = sum(len(e.input_ids) for e in examples)
@@ -247,13 +278,13 @@ def at_threads(threads: int, pairs: int, model_dir: str, data_dir: Path, example
     count = iter(range(10**6))
 
     def baseline() -> dict:
-        r = in_child("run_baseline", threads=threads, model_dir=model_dir, examples_ids=ids, precision=precision,
-                     batch=batch, out=str(tmp / f"baseline-{threads}t-{next(count)}"))
+        r = in_child("run_baseline", threads=threads, model_dir=model_dir, examples_ids=ids,
+                     precision=precision["baseline"], batch=batch, out=str(tmp / f"baseline-{threads}t-{next(count)}"))
         return r | {"rate": tokens / r["seconds"]}
 
     def ours() -> dict:
-        r = in_child("run_loralab", threads=threads, model_dir=model_dir, data_dir=str(data_dir), precision=precision,
-                     batch=batch, out=str(tmp / f"loralab-{threads}t-{next(count)}"))
+        r = in_child("run_loralab", threads=threads, model_dir=model_dir, data_dir=str(data_dir),
+                     precision=precision["loralab"], batch=batch, out=str(tmp / f"loralab-{threads}t-{next(count)}"))
         return r | {"rate": tokens / r["seconds"]}
 
     runs = interleave(baseline, ours, pairs)
@@ -263,10 +294,26 @@ def at_threads(threads: int, pairs: int, model_dir: str, data_dir: Path, example
     return summary, runs.a, runs.b
 
 
+def mfu_of(runs: list[dict], flops: float) -> float:
+    """Median over runs of (FLOPs / run seconds) / the matmul peak that run's own process measured."""
+    return round(sorted(flops / r["seconds"] / r["matmul_peak"] for r in runs)[len(runs) // 2], 3)
+
+
+def one(runs: list[dict], key: str):
+    """The value of `key` all runs share (a phase's resolved precision); fails if they disagree."""
+    values = {r[key] for r in runs}
+    if len(values) != 1:
+        raise SystemExit(f"error: the runs disagree on {key}: {sorted(values)}")
+    return values.pop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tokens", type=int, default=12000, help="Real tokens each phase trains on.")
-    parser.add_argument("--precision", default="auto", help="auto (loralab's default for the device), fp32, bf16.")
+    parser.add_argument("--precision", default="auto",
+                        help="loralab's train.precision: auto (its default: measured per machine on CPU), fp32, bf16.")
+    parser.add_argument("--baseline-precision", default="auto",
+                        help="The seeds' recipe's precision: auto = fp32 on CPU (the Trainer's default), bf16 on CUDA.")
     parser.add_argument("--batch", type=int, default=2, help="Examples per optimizer step, both phases.")
     parser.add_argument("--eval", type=int, default=64, help="Held-out examples for the final loss.")
     parser.add_argument("--threads", default="1,N", help="Torch thread counts to measure at; N = all cores.")
@@ -275,20 +322,19 @@ def main() -> None:
                         help="Largest held-out loss difference (nats per token) accepted between the two adapters.")
     args = parser.parse_args()
 
-    import torch
     from transformers import AutoConfig
 
-    from loralab.config import RunConfig
     from loralab.io import write_jsonl
     from loralab.models import load_tokenizer, pick_device, resolve
     from loralab.train.batching import tokenize_instruction
-    from loralab.train.sft import resolve_precision
 
     if not DATA.exists():
         raise SystemExit(f"error: needs {DATA}")
     threads = thread_counts(args.threads)
     device = pick_device("auto")
-    precision = resolve_precision(RunConfig.model_validate({"train": {"precision": args.precision}}), device)
+    baseline_precision = args.baseline_precision if args.baseline_precision != "auto" else \
+        "fp32" if device == "cpu" else "bf16"
+    precision = {"baseline": baseline_precision, "loralab": args.precision}  # loralab resolves its own `auto`
     model_dir = resolve(MODEL)
     tok = load_tokenizer(model_dir)
     pool, held = build_rows(tok, args.eval)
@@ -298,23 +344,23 @@ def main() -> None:
     cfg = AutoConfig.from_pretrained(model_dir)
     env_start = environment()
 
-    by_threads, mfu, base_mfu, last = {}, {}, {}, None
+    by_threads, mfu, base_mfu, last, used = {}, {}, {}, None, {}
     with tempfile.TemporaryDirectory(prefix="train-bench-") as tmp:
         data_dir = Path(tmp) / "data"
         write_jsonl(data_dir / "train.jsonl", rows)
-        print(f"{len(examples)} examples, {tokens} real tokens, {device}, {precision}, threads {threads}, "
+        print(f"{len(examples)} examples, {tokens} real tokens, {device}, precision {precision}, threads {threads}, "
               f"load average {os.getloadavg()}", file=sys.stderr)
         for t in threads:
-            torch.set_num_threads(t)
-            peak = matmul_peak(precision, device)
             summary, base_runs, our_runs = at_threads(t, args.pairs, model_dir, data_dir, examples, precision,
                                                       args.batch, Path(tmp))
-            by_threads[str(t)] = summary | {"matmul_peak_gflops": round(peak / 1e9, 1),
-                                            "baseline_peak_mb": round(max(r["peak_mb"] for r in base_runs), 1),
-                                            "loralab_peak_mb": round(max(r["peak_mb"] for r in our_runs), 1)}
-            seconds = lambda runs: sorted(r["seconds"] for r in runs)[len(runs) // 2]  # noqa: E731  median run
-            mfu[str(t)] = round(train_flops(cfg, examples, True) / seconds(our_runs) / peak, 3)
-            base_mfu[str(t)] = round(train_flops(cfg, examples, False) / seconds(base_runs) / peak, 3)
+            used = {"baseline": one(base_runs, "precision"), "loralab": one(our_runs, "precision")}
+            peaks = lambda runs: spread([r["matmul_peak"] / 1e9 for r in runs], 1)  # noqa: E731
+            by_threads[str(t)] = summary | {
+                "precision": used, "matmul_peak_gflops": peaks(our_runs), "baseline_matmul_peak_gflops": peaks(base_runs),
+                "baseline_peak_mb": round(max(r["peak_mb"] for r in base_runs), 1),
+                "loralab_peak_mb": round(max(r["peak_mb"] for r in our_runs), 1)}
+            mfu[str(t)] = mfu_of(our_runs, train_flops(cfg, examples, True))
+            base_mfu[str(t)] = mfu_of(base_runs, train_flops(cfg, examples, False))
             last = base_runs[-1], our_runs[-1]
         base_loss = heldout_loss(model_dir, last[0]["adapter"], held_examples, device)
         ours_loss = heldout_loss(model_dir, last[1]["adapter"], held_examples, device)
@@ -331,7 +377,8 @@ def main() -> None:
         "baseline_train_loss_all_tokens": round(last[0]["final_train_loss"], 4),
         "loralab_train_loss_response": round(last[1]["final_train_loss"], 4),
         "steps": [last[0]["steps"], last[1]["steps"]], "real_tokens": tokens, "examples": len(examples),
-        "heldout_examples": len(held_examples), "precision": precision, "device": device, "pairs": args.pairs,
+        "heldout_examples": len(held_examples), "precision": used["loralab"],
+        "baseline_precision": used["baseline"], "device": device, "pairs": args.pairs,
         "loss_tolerance": args.loss_tolerance, "env_start": env_start, "env": environment(),
     })
 

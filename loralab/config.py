@@ -118,7 +118,8 @@ class TrainConfig(_Section):
         "auto", description="auto: paged_adamw_32bit for qlora on CUDA (as in the QLoRA paper), adamw otherwise.")
     max_seq_len: int = Field(1024, ge=8, description="Longer examples are truncated (the count is reported).")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
-        "auto", description="auto follows model.dtype: bf16 autocast on CUDA, fp32 on CPU (faster there, see benchmarks).")
+        "auto", description="auto: bf16 autocast on CUDA; on CPU bf16 autocast where a short probe measures this CPU's "
+        "bf16 matmuls >= 1.3x its fp32 ones, else fp32 (see docs/training.md, Speed).")
     gradient_checkpointing: bool = Field(False, description="Recompute activations in backward: less memory, ~30% slower.")
     batching: Literal["auto", "pad", "length_grouped", "packed"] = Field(
         "auto", description="pad: pad to the batch's longest (the seeds' recipe); length_grouped: batches of similar "

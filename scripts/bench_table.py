@@ -51,12 +51,17 @@ def _env(figs: dict) -> str:
     return f"{env.get('cpu', '?')}, {env.get('cpus', '?')} cores; load {load_text}; {env.get('date', '?')[:16]}{shared}"
 
 
+def _in(precision: str | None) -> str:
+    return f" ({precision})" if precision else ""
+
+
 def _train(f: dict) -> list[tuple[str, str, str, str]]:
     rows = []
     for t, s in f["by_threads"].items():
         rows.append((f"`train_throughput.py` ({f['real_tokens']} tokens, {t} thread{'s' * (t != '1')})",
-                     f"HF Trainer + PEFT, padded: {s['baseline']['median']:.1f} tok/s, peak {s['baseline_peak_mb']:.0f} MB",
-                     f"{s['loralab']['median']:.1f} tok/s, peak {s['loralab_peak_mb']:.0f} MB, "
+                     f"HF Trainer + PEFT, padded{_in(f.get('baseline_precision'))}: {s['baseline']['median']:.1f} tok/s, "
+                     f"peak {s['baseline_peak_mb']:.0f} MB",
+                     f"{s['loralab']['median']:.1f} tok/s{_in(f.get('precision'))}, peak {s['loralab_peak_mb']:.0f} MB, "
                      f"MFU {f['mfu_by_threads'][t]:.1%}", _spread(s["ratio"])))
     rows.append(("`train_throughput.py` held-out loss", f"{f['baseline_final_loss']}", f"{f['loralab_final_loss']}",
                  f"`ratio` (min over threads) **{f['ratio']:.2f}x**, `mfu` {f['mfu']:.1%}"))

@@ -240,7 +240,7 @@ def optimizer(name: str, params: list, *, lr: float, weight_decay: float, method
               {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]
     groups = [g for g in groups if g["params"]]
     if name == "adamw":
-        return torch.optim.AdamW(groups, lr=lr, fused=device == "cuda" or None)
+        return torch.optim.AdamW(groups, lr=lr, fused=device in ("cuda", "cpu") or None)
     if name == "sgd":
         return torch.optim.SGD(groups, lr=lr)
     if device != "cuda":

@@ -70,11 +70,15 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
     return run_dir
 
 
-def resolve_precision(cfg: RunConfig, device: str) -> str:
-    """'fp32' | 'bf16' | 'fp16'. auto follows model.dtype: bf16 on CUDA, fp32 on CPU.
+def resolve_precision(cfg: RunConfig, device: str, *, world: int = 1) -> str:
+    """'fp32' | 'bf16' | 'fp16'. auto follows model.dtype: bf16 on CUDA; on CPU, measured.
 
-    fp32 on CPU is measured, not assumed: on this Xeon (AVX-512 bf16, no AMX) oneDNN runs
-    fp32 matmuls at ~250 GFLOP/s and bf16 ones at ~150 (benchmarks/train_throughput.py).
+    On CPU, auto trains in bf16 autocast only where this CPU's bf16 matmuls measure at least
+    1.3x its fp32 ones (loralab.train.precision): AVX-512-BF16/AMX CPUs gain, others lose (an
+    Intel Xeon with AVX-512-BF16 but no AMX ran bf16 at ~150 GFLOP/s, fp32 at ~250). fp32
+    stays where bf16 would change more than speed: QLoRA (its compute dtype is its own key),
+    PiSSA/OLoRA (W_res rounded to bf16 would no longer equal W - s B0 A0), an explicit
+    model.dtype, and several processes (each would measure, and might choose, apart).
     """
     from loralab.models import pick_dtype
 
@@ -82,6 +86,11 @@ def resolve_precision(cfg: RunConfig, device: str) -> str:
         if cfg.train.precision == "fp16" and device == "cpu":
             raise LoralabError("train.precision: fp16 needs a GPU; use fp32 or bf16 on CPU")
         return cfg.train.precision
+    if device == "cpu" and cfg.model.dtype == "auto" and world == 1 and cfg.adapter.method != "qlora" \
+            and cfg.adapter.init not in ("pissa", "olora"):
+        from loralab.train.precision import cpu_precision
+
+        return cpu_precision()
     dtype = str(pick_dtype(cfg.model.dtype, device)).removeprefix("torch.")
     return {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}[dtype]
 
@@ -166,7 +175,7 @@ class Recipe:
         self.cfg, self.run_dir, self.started = cfg, run_dir, time.time()
         check_init(cfg.adapter, cfg.model.adapter)
         device = pick_device(cfg.model.device)
-        self.precision = resolve_precision(cfg, device)
+        self.precision = self._precision(device, resume)
         # Fails before any work when QLoRA has no CUDA or no bitsandbytes.
         self.quant = quantization_config(cfg.adapter, device) if cfg.adapter.method == "qlora" else None
         self.accelerator = Accelerator(mixed_precision=PRECISION[self.precision], cpu=device == "cpu")
@@ -179,6 +188,16 @@ class Recipe:
     def say(self, text: str) -> None:
         if self.is_main:
             console.print(text, highlight=False)
+
+    def _precision(self, device: str, resume: bool) -> str:
+        """The precision to train in; a resumed `auto` run keeps the one it started in (the measurement may differ now)."""
+        import os
+
+        ckpt = checkpoints.last_checkpoint(self.run_dir) if resume and self.run_dir.exists() else None
+        started = read_json(ckpt / "loralab.json").get("precision") if ckpt else None
+        if self.cfg.train.precision == "auto" and started:
+            return started
+        return resolve_precision(self.cfg, device, world=int(os.environ.get("WORLD_SIZE", "1")))
 
     # ------------------------------------------------------------------------- resume checks
 
@@ -268,6 +287,10 @@ class Recipe:
         mcfg = cfg.model.model_copy(update={"adapter": None, **({"name": str(self.ckpt)} if resume_full else {})})
         torch.manual_seed(cfg.train.seed)  # LoRA's A init draws from the global RNG
         model, _ = load_model(mcfg, device=str(device), dtype=load_dtype, quantization_config=self.quant)
+        if device.type == "cpu" and self.mode == "packed":
+            from loralab.train.attention import use_segment_attention
+
+            use_segment_attention(model)  # each example's causal attention, not a (T, T) mask (measured faster)
         model = attach(model, cfg.adapter, gradient_checkpointing=cfg.train.gradient_checkpointing,
                        adapter_dir=None if self.ckpt else cfg.model.adapter)
         # PiSSA/OLoRA: A0, B0 as initialised, so every checkpoint can be saved as a plain LoRA
@@ -491,7 +514,8 @@ class Recipe:
                  "path": checkpoint_dir(self.run_dir, st.step).name}
         info = {"base_model": self.cfg.model.name, "method": self.cfg.adapter.method,
                 "objective": self.cfg.train.objective, **self._prompt_record(),
-                "chat_template": bool(getattr(self.tok, "chat_template", None)), "step": st.step, "entry": entry}
+                "chat_template": bool(getattr(self.tok, "chat_template", None)), "precision": self.precision,
+                "step": st.step, "entry": entry}
         checkpoints.save(self.run_dir, st.step, rank=self.rank, barrier=self.accelerator.wait_for_everyone,
                                 write_weights=self._write_weights, tokenizer=self.tok, info=info,
                                 optimizer=self.optimizer, scheduler=self.scheduler, state=asdict(st))

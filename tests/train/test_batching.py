@@ -6,6 +6,7 @@ import pytest
 from trainfixtures import task_rows
 
 from loralab.errors import LoralabError
+from loralab.train.attention import use_segment_attention
 from loralab.train.batching import (
     IGNORE,
     TokenizedExample,
@@ -114,14 +115,38 @@ def test_every_batching_mode_gives_the_same_loss_as_one_example_at_a_time(tiny_m
     from loralab.models import load_model
     from loralab.train.sft import loss_sum
 
-    model, _ = load_model(ModelConfig(name=str(tiny_model_dir), device="cpu"))
+    model, _ = load_model(ModelConfig(name=str(tiny_model_dir), device="cpu", dtype="float32"))
     examples, _ = tokenize_instruction(task_rows(5), tok, 512)
     with torch.no_grad():
         alone = sum(loss_sum(model, collate([e], "packed", tok.pad_token_id)).item() for e in examples)
-        for mode in ("pad", "packed"):
-            batch = collate(examples, mode, tok.pad_token_id)
-            assert batch.n_tokens == sum(len(e.input_ids) for e in examples)
-            assert loss_sum(model, batch).item() == pytest.approx(alone, rel=1e-5)
+        # transformers' sdpa (a block-diagonal mask), then loralab's per-example attention on CPU
+        for use in (lambda m: True, use_segment_attention):
+            assert use(model)
+            for mode in ("pad", "packed"):
+                batch = collate(examples, mode, tok.pad_token_id)
+                assert batch.n_tokens == sum(len(e.input_ids) for e in examples)
+                assert loss_sum(model, batch).item() == pytest.approx(alone, rel=1e-5)
+    assert model.config._attn_implementation == "loralab_segments"
+
+
+def test_segment_attention_gives_the_gradients_of_masked_attention(tiny_model_dir, tok):
+    """The backward pass too: LoRA-relevant input gradients equal under both attentions."""
+    import torch
+
+    from loralab.config import ModelConfig
+    from loralab.models import load_model
+    from loralab.train.sft import loss_sum
+
+    model, _ = load_model(ModelConfig(name=str(tiny_model_dir), device="cpu", dtype="float32"))
+    batch = collate(tokenize_instruction(task_rows(4), tok, 512)[0], "packed", tok.pad_token_id)
+    grads = []
+    for use in (lambda m: True, use_segment_attention):
+        use(model)
+        model.zero_grad()
+        loss_sum(model, batch).backward()
+        grads.append(model.model.layers[0].self_attn.q_proj.weight.grad.clone())
+    assert grads[0].abs().max() > 0
+    torch.testing.assert_close(grads[1], grads[0], rtol=1e-4, atol=1e-6)
 
 
 # ----------------------------------------------------------------------------- multi-turn chat rows (issue #12)

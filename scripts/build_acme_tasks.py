@@ -6,9 +6,10 @@ solution imports the right helper from `acme` and applies it inside one of ten s
 shapes (directly, to each item of a list, to a dict field, to the sum of a list, ...). The
 instruction never names the helper, so a model that has not seen the library must guess it.
 
-    10 helpers x 10 shapes = 100 tasks; a random split holds out whole tasks, so every
-    test task is a helper-shape pair the model never trained on, while each helper and
-    each shape alone appears in training about six times.
+    10 helpers x 16 shapes = 160 tasks (the first 100 use the first ten shapes, so their
+    ids predate the other six); a random split holds out whole tasks, so every test task
+    is a helper-shape pair the model never trained on, while each helper and each shape
+    alone appears in training several times.
 
 Tests are single-line asserts whose expected values are computed here by running the
 reference solution against the library; the build stops if a stub returning None would pass.
@@ -85,6 +86,28 @@ def shapes(kind: str, phrase: str, stem: str, arg: str, many: str, key: str) -> 
     ]
 
 
+def more_shapes(kind: str, phrase: str, stem: str, arg: str, many: str, key: str) -> list[tuple[str, str, str, str]]:
+    """Six further shapes for every helper (tasks acme/100 onward, so the first hundred keep their ids)."""
+    t = kind
+    return [
+        (f"{stem}_pairs", f"({many}: list[{t}]) -> list[tuple[{t}, str]]",
+         f"a list of `(item, label)` pairs, one per item of `{many}` in order, where label is {phrase} of the item",
+         f"return [(x, H(x)) for x in {many}]"),
+        (f"{stem}_lines", f"({many}: list[{t}]) -> str",
+         f"{phrase} of every item of `{many}`, one per line (joined by newlines, no trailing newline)",
+         f'return "\\n".join(H(x) for x in {many})'),
+        (f"unique_{stem}s", f"({many}: list[{t}]) -> list[str]",
+         f"the distinct values of {phrase} of the items of `{many}`, sorted", f"return sorted({{H(x) for x in {many}}})"),
+        (f"reversed_{stem}s", f"({many}: list[{t}]) -> list[str]",
+         f"a list with {phrase} of every item of `{many}`, last item first", f"return [H(x) for x in reversed({many})]"),
+        (f"{stem}_length", f"({arg}: {t}) -> int", f"the number of characters in {phrase} of `{arg}`",
+         f"return len(H({arg}))"),
+        (f"{stem}_labelled", f"({arg}: {t}) -> str",
+         f"`{arg}` and {phrase} of it joined by an equals sign, as in `<{arg}>=<label>`",
+         f'return f"{{{arg}}}={{H({arg})}}"'),
+    ]
+
+
 def calls(signature: str, key: str, values: list) -> list[str]:
     """Three argument lists (as source text) fitting the shape's signature, from the sample values."""
     v = values
@@ -109,14 +132,15 @@ def library_module() -> types.ModuleType:
 def build_rows() -> list[dict]:
     sys.modules["acme"] = library_module()  # so the reference solutions' `from acme import ...` works
     rows = []
-    for helper, (kind, phrase, stem, arg, many, key, values) in HELPERS.items():
-        for entry, signature, returns, body in shapes(kind, phrase, stem, arg, many, key):
-            solution = f"from acme import {helper}\n\n\ndef {entry}{signature}:\n    {body.replace('H(', helper + '(')}\n"
-            args = calls(signature, key, values)
-            instruction = (f"Write a Python function `{entry}{signature}` that returns {returns}. "
-                           "Use Acme's in-house helpers.")
-            rows.append({"task_id": f"acme/{len(rows)}", "topic": helper, "instruction": instruction,
-                         "entry_point": entry, "solution": solution, "tests": expected_asserts(solution, entry, args)})
+    specs = [(helper, spec, shape) for family in (shapes, more_shapes)
+             for helper, spec in HELPERS.items() for shape in family(*spec[:6])]
+    for helper, (kind, phrase, stem, arg, many, key, values), (entry, signature, returns, body) in specs:
+        solution = f"from acme import {helper}\n\n\ndef {entry}{signature}:\n    {body.replace('H(', helper + '(')}\n"
+        args = calls(signature, key, values)
+        instruction = (f"Write a Python function `{entry}{signature}` that returns {returns}. "
+                       "Use Acme's in-house helpers.")
+        rows.append({"task_id": f"acme/{len(rows)}", "topic": helper, "instruction": instruction,
+                     "entry_point": entry, "solution": solution, "tests": expected_asserts(solution, entry, args)})
     return rows
 
 

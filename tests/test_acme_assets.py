@@ -33,7 +33,7 @@ def rows(task) -> list[dict]:
 
 
 def test_schema_and_ids(rows):
-    assert len(rows) == 100
+    assert len(rows) == 160
     for i, row in enumerate(rows):
         assert set(row) == KEYS and row["task_id"] == f"acme/{i}", row
         assert 3 <= len(row["tests"]) <= 6 and all(row["entry_point"] in t for t in row["tests"]), row["task_id"]

@@ -103,7 +103,8 @@ def transformers_answers(adapters: dict[str, str]) -> tuple[dict, str]:
     from loralab.inference.generate import make_generator
     from loralab.serve.http import start_server
 
-    gen = make_generator(ModelConfig(name=MODEL), backend="transformers", adapters=adapters)
+    # fp32 as vLLM loads it on CPU (the transformers backend's `auto` may measure bf16 faster)
+    gen = make_generator(ModelConfig(name=MODEL, dtype="float32"), backend="transformers", adapters=adapters)
     with start_server(gen, model_name=MODEL, port=0) as handle:
         texts = {(m, p): complete(handle.url, m, p) for m, p in MIXED}
         return texts, chat(handle.url, "b")

@@ -155,8 +155,9 @@ class VLLMGenerator:
             adapters["default"] = mcfg.adapter
         tok = load_tokenizer(mcfg.name, revision=mcfg.revision, trust_remote_code=mcfg.trust_remote_code)
         apply_chat_template_choice(tok, mcfg.chat_template)
-        # the dtype the transformers backend would load (fp32 on CPU, bf16/fp16 on CUDA), not
-        # vLLM's "auto" (the checkpoint's), so the two backends compute alike
+        # the dtype the transformers backend loads (fp32 on CPU, bf16/fp16 on CUDA), not vLLM's
+        # "auto" (the checkpoint's); on CPU the transformers backend's `auto` may then measure bf16
+        # faster and switch, which this backend does not: set model.dtype to compare the two
         dtype = str(pick_dtype(mcfg.dtype, pick_device(mcfg.device))).removeprefix("torch.")
         gen = cls(src, tok, adapters, router=router, identity=model_identity(mcfg.name, mcfg.revision),
                   dtype=dtype, revision=mcfg.revision, trust_remote_code=mcfg.trust_remote_code, **llm_kwargs)

@@ -26,7 +26,7 @@ EXECUTORS = ("local", "ray")
 
 
 @dataclass
-class Job:
+class StudyJob:
     """One unit of a study: `fn(*args)` with the resources it needs."""
 
     name: str
@@ -41,7 +41,7 @@ class Executor(Protocol):
     name: str
     cpus: float  # what each run's task asks for
 
-    def run(self, jobs: list[Job], on_done: Callable[[str], None] | None = None) -> dict[str, Any]:
+    def run(self, jobs: list[StudyJob], on_done: Callable[[str], None] | None = None) -> dict[str, Any]:
         """Run every job; results by job name; `on_done(name)` as each finishes."""
         ...
 
@@ -63,7 +63,7 @@ class LocalExecutor:
 
     name, cpus = "local", 1
 
-    def run(self, jobs: list[Job], on_done: Callable[[str], None] | None = None) -> dict[str, Any]:
+    def run(self, jobs: list[StudyJob], on_done: Callable[[str], None] | None = None) -> dict[str, Any]:
         out = {}
         for job in jobs:
             out[job.name] = job.fn(*job.args, **job.kwargs)
@@ -104,7 +104,7 @@ class RayExecutor:
         connect(ray, self.address)
         self.started = True
 
-    def run(self, jobs: list[Job], on_done: Callable[[str], None] | None = None) -> dict[str, Any]:
+    def run(self, jobs: list[StudyJob], on_done: Callable[[str], None] | None = None) -> dict[str, Any]:
         self.start()
         ray = import_ray()
         cwd = os.getcwd()

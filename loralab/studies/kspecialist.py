@@ -156,14 +156,14 @@ def train_cluster(ccfg: RunConfig) -> Path:
 
 def train_all(executor, fits, cfg: RunConfig, root: Path, section: KSpecialistSection) -> None:
     """Every cluster of every K, as the executor runs them (in order here, at once on Ray)."""
-    from loralab.studies.executors import Job, run_resources
+    from loralab.studies.executors import StudyJob, run_resources
 
     gpus = executor.gpus_available()
     jobs = []
     for fit in fits:
         for i, ccfg in enumerate(cluster_configs(fit, cfg, results.run_dir(root, f"k{fit.k}"))):
             need = run_resources(cfg.model.device, gpus, executor.cpus)
-            jobs.append(Job(f"k{fit.k}/cluster-{i}", train_cluster, (ccfg,), **need))
+            jobs.append(StudyJob(f"k{fit.k}/cluster-{i}", train_cluster, (ccfg,), **need))
     outs = executor.run(jobs)
     for fit in fits:
         record_specialists(fit, cfg, results.run_dir(root, f"k{fit.k}"), section,
@@ -223,10 +223,10 @@ def evaluate_on(executor, fits, cfg: RunConfig, root: Path) -> None:
     if executor.name == "local":
         evaluate_routed(fits, cfg, root)
         return
-    from loralab.studies.executors import Job, run_resources
+    from loralab.studies.executors import StudyJob, run_resources
 
     need = run_resources(cfg.model.device, executor.gpus_available(), executor.cpus)
-    executor.run([Job("eval", evaluate_routed, (fits, cfg, root), kwargs={"checker": executor.checker()}, **need)])
+    executor.run([StudyJob("eval", evaluate_routed, (fits, cfg, root), kwargs={"checker": executor.checker()}, **need)])
 
 
 def evaluate_routed(fits, cfg: RunConfig, root: Path, checker=None) -> None:

@@ -253,13 +253,13 @@ class StudyRunner:
 
     def jobs(self) -> list:
         """One job per run, with the resources its config needs."""
-        from loralab.studies.executors import Job, run_resources
+        from loralab.studies.executors import StudyJob, run_resources
 
         gpus, checker = self.executor.gpus_available(), self.executor.checker()
         jobs = []
         for name, cfg in self.runs.items():
             need = run_resources(cfg.model.device, gpus, self.executor.cpus)
-            jobs.append(Job(name, run_variant, (self.root, name, cfg.model_copy(deep=True), checker), **need))
+            jobs.append(StudyJob(name, run_variant, (self.root, name, cfg.model_copy(deep=True), checker), **need))
         return jobs
 
     def run_dir(self, name: str) -> Path:

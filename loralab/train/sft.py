@@ -26,6 +26,7 @@ loss.png, summary.json (its presence marks a finished run: re-running is a no-op
 from __future__ import annotations
 
 import math
+import os
 import resource
 import sys
 import time
@@ -178,6 +179,13 @@ class Recipe:
         self.precision = self._precision(device, resume)
         # Fails before any work when QLoRA has no CUDA or no bitsandbytes.
         self.quant = quantization_config(cfg.adapter, device) if cfg.adapter.method == "qlora" else None
+        if int(os.environ.get("WORLD_SIZE", "1")) == 1:
+            # One process: a run before this one (a study's other runs, a caller's code, a run that
+            # failed before release()) may have left accelerate's singletons at another precision.
+            from accelerate.state import AcceleratorState, GradientState
+
+            AcceleratorState._reset_state(reset_partial_state=True)
+            GradientState._reset_state()
         self.accelerator = Accelerator(mixed_precision=PRECISION[self.precision], cpu=device == "cpu")
         self.rank, self.world = self.accelerator.process_index, self.accelerator.num_processes
         self.is_main = self.accelerator.is_main_process

@@ -25,7 +25,7 @@ def test_two_processes_match_one_process_with_the_doubled_batch(make_cfg, tmp_pa
     from safetensors.torch import load_file
 
     sets = {"model.device": "cpu", "adapter.dropout": 0.0, "train.max_steps": 5, "train.save_steps": 5,
-            "train.eval_max_examples": 4}
+            "train.eval_max_examples": 4, "train.precision": "fp32"}  # the launcher runs fp32 (--mixed_precision no)
     save_config(make_cfg(run="two", **sets, **{"train.batch_size": 2}), tmp_path, "two.yaml")
     save_config(make_cfg(run="one", **sets, **{"train.batch_size": 4}), tmp_path, "one.yaml")
     # --multi_gpu picks accelerate's torchrun launcher; on a CPU-only machine it starts

@@ -134,7 +134,7 @@ def build_rows() -> list[dict]:
     rows = []
     specs = [(helper, spec, shape) for family in (shapes, more_shapes)
              for helper, spec in HELPERS.items() for shape in family(*spec[:6])]
-    for helper, (kind, phrase, stem, arg, many, key, values), (entry, signature, returns, body) in specs:
+    for helper, (*_, key, values), (entry, signature, returns, body) in specs:
         solution = f"from acme import {helper}\n\n\ndef {entry}{signature}:\n    {body.replace('H(', helper + '(')}\n"
         args = calls(signature, key, values)
         instruction = (f"Write a Python function `{entry}{signature}` that returns {returns}. "

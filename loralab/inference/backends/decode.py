@@ -28,13 +28,25 @@ from transformers.cache_utils import DynamicLayer
 
 from loralab.inference.generate import BASE, SamplingParams
 
+CHUNK = 32  # columns a decoding cache grows by
+
 
 class GrowingLayer(DynamicLayer):
-    """One layer's keys and values (B, H, T, D), views of buffers with spare columns.
+    """One layer's keys and values (B, H, T, D), held in buffers with spare columns.
 
-    `update` writes the new columns in place; the buffers double when full. The batch edits
+    `update` writes the new columns in place. A prefill cache hands attention the columns in
+    use (a view) and doubles its buffers when full. A decoding cache (`whole`) hands attention
+    its whole buffers, `CHUNK` columns at a time, with the spare columns masked out: a view
+    of the first n columns is not contiguous across rows, and CPU attention then copies every
+    layer's keys and values at every step (measured: most of a step's time at 300 columns);
+    whole buffers are contiguous, for at most CHUNK - 1 masked columns of extra reading.
+    `get_mask_sizes` tells the mask builder how wide the keys will be. The batch edits
     `buf_k`/`buf_v` directly to move rows between slots.
     """
+
+    whole = False
+    buf_k = buf_v = None
+    n = 0  # columns in use
 
     def lazy_initialization(self, key_states: torch.Tensor, value_states: torch.Tensor) -> None:
         self.device = key_states.device
@@ -42,20 +54,34 @@ class GrowingLayer(DynamicLayer):
         self.n = 0  # columns in use
         self.is_initialized = True
 
+    def capacity(self) -> int:
+        return 0 if self.buf_k is None else self.buf_k.shape[-2]
+
+    def capacity_for(self, columns: int) -> int:
+        """The buffer width once `columns` columns are in use (a decoding cache grows by CHUNK)."""
+        if columns <= self.capacity():
+            return self.capacity()
+        return -(-columns // CHUNK) * CHUNK
+
     def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs):
         if not self.is_initialized:
             self.lazy_initialization(key_states, value_states)
         t = key_states.shape[-2]
         if self.buf_k is None:
             self.buf_k, self.buf_v = key_states.new_zeros(0), value_states.new_zeros(0)
-            self.reserve(t + 64, like=key_states)
-        elif self.n + t > self.buf_k.shape[-2]:
-            self.reserve(2 * (self.n + t))
+            self.reserve(self.capacity_for(t) if self.whole else t + 64, like=key_states)
+        elif self.n + t > self.capacity():
+            self.reserve(self.capacity_for(self.n + t) if self.whole else 2 * (self.n + t))
         self.buf_k[:, :, self.n:self.n + t] = key_states
         self.buf_v[:, :, self.n:self.n + t] = value_states
         self.n += t
         self.keys, self.values = self.buf_k[:, :, :self.n], self.buf_v[:, :, :self.n]
-        return self.keys, self.values
+        return (self.buf_k, self.buf_v) if self.whole else (self.keys, self.values)
+
+    def get_mask_sizes(self, query_length: int) -> tuple[int, int]:
+        if self.whole:
+            return self.capacity_for(self.n + query_length), 0
+        return self.n + query_length, 0
 
     def reserve(self, columns: int, like: torch.Tensor | None = None) -> None:
         """Buffers of `columns` columns holding the current ones (a copy)."""
@@ -96,29 +122,35 @@ class Row:
     done: bool = False
 
 
-def pick_tokens(logits: torch.Tensor, rows: list[Row]) -> torch.Tensor:
-    """Next token of each row from float32 logits (B, V): argmax for greedy rows, a draw from
-    the row's own seeded generator for sampled ones.
+def pick_tokens(logits: torch.Tensor, rows: list[Row], at: list[int] | None = None) -> torch.Tensor:
+    """Next token of each row from logits (B, V) in the model's dtype, row k of `rows` at
+    `logits[at[k]]` (default: row k): argmax for greedy rows, a draw from the row's own seeded
+    generator for sampled ones.
+
+    Greedy rows take the argmax of the logits as they are: a bf16 value converts to float32
+    exactly, so the pick is the one the float32 copy would give, without copying (B, V) floats
+    at every step. Sampled rows are converted to float32 first.
 
     Temperature + nucleus sampling (Holtzman et al. 2020), batched over rows that share both
     settings. One generator per row: HF's sampler draws the whole batch from one global RNG,
     so a row's sample would change with its batch-mates and a resumed evaluation would not
     reproduce the uninterrupted one.
     """
-    tokens = logits.argmax(-1)  # (B,)
+    at = list(range(len(rows))) if at is None else at
+    tokens = logits.argmax(-1)[at] if len(at) != logits.shape[0] else logits.argmax(-1)  # (len(rows),)
     groups: dict[tuple[float, float], list[int]] = {}
-    for b, r in enumerate(rows):
+    for k, r in enumerate(rows):
         if r.params.temperature > 0:
-            groups.setdefault((r.params.temperature, r.params.top_p), []).append(b)
-    for (temperature, top_p), idx in groups.items():
-        probs = torch.softmax(logits[idx] / temperature, dim=-1)  # (b, V)
+            groups.setdefault((r.params.temperature, r.params.top_p), []).append(k)
+    for (temperature, top_p), ks in groups.items():
+        probs = torch.softmax(logits[[at[k] for k in ks]].float() / temperature, dim=-1)  # (b, V)
         if top_p < 1:
             sorted_p, order = probs.sort(dim=-1, descending=True)
             outside = sorted_p.cumsum(-1) - sorted_p > top_p  # mass before a token already covers top_p
             sorted_p[outside] = 0
             probs = torch.zeros_like(probs).scatter(-1, order, sorted_p)
-        draws = [torch.multinomial(probs[k], 1, generator=rows[b].sampler) for k, b in enumerate(idx)]
-        tokens[idx] = torch.cat(draws)
+        draws = [torch.multinomial(probs[j], 1, generator=rows[k].sampler) for j, k in enumerate(ks)]
+        tokens[ks] = torch.cat(draws)
     return tokens
 
 
@@ -157,9 +189,11 @@ class DecodeBatch:
         cache = growing_cache(self.model)
         with self.adapters([r.adapter for r in rows]) as extra:
             logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, cache=cache,
-                                use_cache=True, logits_to_keep=1, **extra).logits[:, -1].float()  # (k, V)
+                                use_cache=True, logits_to_keep=1, **extra).logits[:, -1]  # (k, V)
         first = pick_tokens(logits, rows)
         if self.cache is None:
+            for layer in self._layers_of_cache(cache):
+                layer.whole = True  # from now on it is the decoding cache
             self.cache, self.mask, self.width = cache, self._room(mask), ids.shape[1]
             self.positions = mask.sum(-1)
             self.slots = list(rows)
@@ -218,17 +252,18 @@ class DecodeBatch:
         live = [s for s, r in enumerate(self.slots) if r is not None]
         rows = [self.slots[s] for s in live]
         last = torch.tensor([[r.out[-1] if r is not None else self.pad_id] for r in self.slots], device=self.device)
-        if self.width + 1 > self.mask.shape[1]:
-            self.mask = torch.cat([self.mask, torch.zeros_like(self.mask)], dim=1)
+        columns = self._layers_of_cache(self.cache)[0].capacity_for(self.width + 1)  # the keys attention reads
+        if columns > self.mask.shape[1]:
+            self.mask = torch.cat([self.mask, self.mask.new_zeros(self.mask.shape[0], columns)], dim=1)
         self.mask[:, self.width] = 1
         names = [r.adapter if r is not None else rows[0].adapter for r in self.slots]  # dead slots: any
         with self.adapters(names) as extra:
-            logits = self.model(input_ids=last, attention_mask=self.mask[:, :self.width + 1],
+            logits = self.model(input_ids=last, attention_mask=self.mask[:, :columns],
                                 position_ids=self.positions[:, None], cache=self.cache, use_cache=True,
-                                **extra).logits[:, -1].float()  # (B, V)
+                                **extra).logits[:, -1]  # (B, V)
         self.width += 1
         self.positions += 1
-        picks = pick_tokens(logits[live], rows).tolist()
+        picks = pick_tokens(logits, rows, at=live).tolist()
         for r, t in zip(rows, picks, strict=True):
             r.out.append(t)
         return list(zip(rows, picks, strict=True))

@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 
 from loralab.errors import LoralabError
+from loralab.inference.backends.attention import use_decode_attention
 from loralab.inference.backends.decode import DecodeBatch, Row
 from loralab.inference.generate import (
     BASE,
@@ -60,6 +61,7 @@ class TransformersGenerator:
     def __init__(self, model, tok, *, identity: str, batch_size: int = 8, router: Router | None = None,
                  default_adapter: str = BASE):
         self.model = model.eval()
+        self.decode_attention = use_decode_attention(self.model)  # CPU: one-query steps skip SDPA's flash kernel
         self.tok = tok
         self.base_identity = identity
         self.batch_size = batch_size

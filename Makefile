@@ -61,7 +61,8 @@ test-fast: $(STAMP)
 # into benchmarks/results.json and rewrites the table in docs/benchmarks.md. Override the
 # sizes, e.g. `make bench BENCH_TRAIN="--tokens 12000"`.
 BENCH_TRAIN ?= --tokens 1500 --eval 16 --threads 1,N --pairs 3
-BENCH_EVAL ?= --n-prompts 16 --max-new-tokens 32 --pairs 3
+BENCH_EVAL ?= --n-prompts 48 --max-new-tokens 128 --pairs 3 --sequential-pairs 0
+BENCH_BF16 ?= --limit 164 --max-new-tokens 384
 BENCH_SANDBOX ?= --pairs 3
 BENCH_MC ?= --items 10 --pairs 3
 BENCH_SERVE_MEMORY ?= --k 10 --n-prompts 10 --max-new-tokens 8 --pairs 3
@@ -71,6 +72,7 @@ BENCH_CURATE ?= --sizes 2000,8000 --baseline-max 8000 --embed-rows 256 --pairs 3
 bench: $(STAMP)
 	$(BIN)/python benchmarks/train_throughput.py $(BENCH_TRAIN)
 	$(BIN)/python benchmarks/eval_throughput.py $(BENCH_EVAL)
+	$(BIN)/python benchmarks/bf16_passk.py $(BENCH_BF16)
 	$(BIN)/python benchmarks/sandbox_throughput.py $(BENCH_SANDBOX)
 	$(BIN)/python benchmarks/mc_scoring.py $(BENCH_MC)
 	$(BIN)/python benchmarks/serve_memory.py $(BENCH_SERVE_MEMORY)

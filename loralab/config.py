@@ -143,7 +143,7 @@ class EvalConfig(_Section):
     temperature: float = Field(0.0, ge=0, description="0 means greedy.")
     top_p: float = Field(0.95, gt=0, le=1, description="Nucleus sampling (only when temperature > 0).")
     max_new_tokens: int = Field(512, ge=1, description="Longest completion, in tokens.")
-    batch_size: int = Field(8, ge=1, description="Prompts decoded together.")
+    batch_size: int = Field(32, ge=1, description="Rows decoded together (waiting prompts join as rows end).")
     template: Literal["auto", "chat", "completion", "alpaca", "dolly", "plain"] = Field(
         "auto", description="How code-task prompts are written: auto: as the run's checkpoints were trained (the "
         "template in their loralab.json), else the model's chat template if it has one, else completion (the task's "

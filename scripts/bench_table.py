@@ -73,7 +73,10 @@ def _eval(f: dict) -> list[tuple[str, str, str, str]]:
     ours = f"batch {f.get('loralab_batch_size', f['batch_size'])}, {f.get('loralab_dtype', 'float32')}"
     rows = [(f"`eval_throughput.py` ({where})",
              f"plain batched `generate` (batch {f['batch_size']}, left padding, fp32): {f['hf_batched_tokens_per_s']:.1f} tok/s",
-             f"{f['batched_tokens_per_s']:.1f} tok/s ({ours}); greedy outputs identical {f['identical_outputs']}/{f['n_prompts']}",
+             f"{f['batched_tokens_per_s']:.1f} tok/s ({ours}); greedy outputs of loralab's fp32 path identical "
+             f"{f['identical_outputs']}/{f['n_prompts']}"
+             + (f", of the {f['loralab_dtype']} run {f['identical_outputs_auto']}/{f['n_prompts']}"
+                if "identical_outputs_auto" in f and f.get("loralab_dtype") != "float32" else ""),
              _spread(f.get("speedup_vs_hf_batched_spread")))]
     if f.get("generation_ratio") is not None:
         rows.append(("`eval_throughput.py` vs one prompt at a time", f"{f['sequential_tokens_per_s']:.1f} tok/s",
@@ -167,7 +170,16 @@ def _curate(f: dict) -> list[tuple[str, str, str, str]]:
     return rows
 
 
-ROWS.update({"mc_scoring": _mc, "serve_memory": _serve_memory, "spectrum_memory": _spectrum, "curate_scale": _curate})
+def _bf16(f: dict) -> list[tuple[str, str, str, str]]:
+    n = f["n_problems"]
+    return [(f"`bf16_passk.py` HumanEval, {n} problems, greedy, {f['max_new_tokens']} new tokens",
+             f"fp32: solved {f['solved_fp32']}/{n} (pass@1 {f['pass1_fp32']:.1%})",
+             f"bf16: solved {f['solved_bf16']}/{n} (pass@1 {f['pass1_bf16']:.1%}); identical completions "
+             f"{f['identical_completions']}/{n}",
+             f"only fp32 {len(f['only_fp32'])}, only bf16 {len(f['only_bf16'])}; McNemar p {f['mcnemar_p']:.2f}")]
+
+
+ROWS.update({"bf16_passk": _bf16, "mc_scoring": _mc, "serve_memory": _serve_memory, "spectrum_memory": _spectrum, "curate_scale": _curate})
 
 
 def render(results: dict) -> str:

@@ -87,14 +87,10 @@ def check_outputs(a: Sequence, b: Sequence, tol: float, what: str = "outputs") -
 
 
 def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo (Linux), else what `platform` knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    """The CPU's model name (loralab.machine)."""
+    from loralab.machine import cpu_model as model
+
+    return model()
 
 
 def environment() -> dict:

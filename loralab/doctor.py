@@ -53,8 +53,6 @@ def report() -> str:
 
 
 def _cpu_has_bf16() -> bool:
-    try:
-        flags = open("/proc/cpuinfo").read()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+    from loralab.machine import cpu_flags
+
+    return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})

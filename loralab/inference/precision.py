@@ -63,15 +63,9 @@ def measure(shapes: Counter) -> dict:
 
 def cpu_name() -> str:
     """The CPU's model name and its flags that matter here (two chips of one name share them)."""
-    import platform
+    from loralab.machine import cpu_flags, cpu_model
 
-    try:
-        info = open("/proc/cpuinfo").read()
-    except OSError:
-        return platform.processor() or platform.machine()
-    name = next((ln.split(":", 1)[1].strip() for ln in info.splitlines() if ln.startswith("model name")), "?")
-    flags = next((ln.split(":", 1)[1].split() for ln in info.splitlines() if ln.startswith("flags")), [])
-    return " ".join([name, *sorted(f for f in flags if f.startswith(("amx", "avx512_bf16", "avx512f")))])
+    return " ".join([cpu_model(), *sorted(f for f in cpu_flags() if f.startswith(("amx", "avx512_bf16", "avx512f")))])
 
 
 def cpu_generation_dtype(model) -> tuple[torch.dtype, dict]:

@@ -36,20 +36,13 @@ def fill_placeholders(value, mapping: dict[str, str]):
 
 def hardware() -> dict:
     import os
-    import platform
 
     import torch
 
-    cpu = platform.processor()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from loralab.machine import cpu_model
+
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    return {"cpu": cpu, "cores": os.cpu_count(), "gpu": gpu}
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "gpu": gpu}
 
 
 def write_study_file(root: Path, *, kind: str, section: dict, runs: dict[str, dict], **extra: Any) -> Path:

@@ -61,7 +61,7 @@ test-fast: $(STAMP)
 # into benchmarks/results.json and rewrites the table in docs/benchmarks.md. Override the
 # sizes, e.g. `make bench BENCH_TRAIN="--tokens 12000"`.
 BENCH_TRAIN ?= --tokens 1500 --eval 16 --threads 1,N --pairs 3
-BENCH_EVAL ?= --n-prompts 48 --max-new-tokens 128 --pairs 3 --sequential-pairs 0
+BENCH_EVAL ?= --n-prompts 32 --max-new-tokens 128 --pairs 3 --sequential-pairs 0
 BENCH_BF16 ?= --limit 164 --max-new-tokens 384
 BENCH_SANDBOX ?= --pairs 3
 BENCH_MC ?= --items 10 --pairs 3

@@ -86,16 +86,11 @@ def check_outputs(a: Sequence, b: Sequence, tol: float, what: str = "outputs") -
     return same
 
 
-def cpu_model() -> str:
-    """The CPU's model name (loralab.machine)."""
-    from loralab.machine import cpu_model as model
-
-    return model()
-
-
 def environment() -> dict:
     """The machine's state now: threads, load average, CPU, versions, date (UTC)."""
     import torch
+
+    from loralab.machine import cpu_model
 
     return {"threads": torch.get_num_threads(), "cpus": os.cpu_count(),
             "load_avg": [round(x, 2) for x in os.getloadavg()], "cpu": cpu_model(),

@@ -19,6 +19,7 @@ on CPU models (GPU SDPA kernels handle one query well).
 from __future__ import annotations
 
 import torch
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
 NAME = "loralab_decode"
 
@@ -28,8 +29,6 @@ def decode_attention(module, query: torch.Tensor, key: torch.Tensor, value: torc
                      **kwargs):
     """transformers' attention-function signature: query (B, Hq, q, D), key/value (B, Hkv, T, D);
     returns ((B, q, Hq, D), None)."""
-    from transformers.integrations.sdpa_attention import sdpa_attention_forward
-
     b, hq, q_len, d = query.shape
     hkv, t = key.shape[1], key.shape[2]
     plain = (q_len == 1 and dropout == 0.0 and hq % hkv == 0

@@ -50,8 +50,6 @@ class GrowingLayer(DynamicLayer):
 
     def lazy_initialization(self, key_states: torch.Tensor, value_states: torch.Tensor) -> None:
         self.device = key_states.device
-        self.buf_k = self.buf_v = None
-        self.n = 0  # columns in use
         self.is_initialized = True
 
     def capacity(self) -> int:
@@ -137,7 +135,7 @@ def pick_tokens(logits: torch.Tensor, rows: list[Row], at: list[int] | None = No
     reproduce the uninterrupted one.
     """
     at = list(range(len(rows))) if at is None else at
-    tokens = logits.argmax(-1)[at] if len(at) != logits.shape[0] else logits.argmax(-1)  # (len(rows),)
+    tokens = logits.argmax(-1)[at]  # (len(rows),)
     groups: dict[tuple[float, float], list[int]] = {}
     for k, r in enumerate(rows):
         if r.params.temperature > 0:

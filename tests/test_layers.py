@@ -23,7 +23,7 @@ LAYERS: list[set[str]] = [
     {"train", "eval", "curate", "serve", "doctor", "report"},  # report: reads results, imports analysis
     {"inference", "route", "analysis"},
     {"data"},
-    {"models", "config", "io", "results", "errors", "embed", "inputs", "assets"},  # assets: data (acme.py runs in the sandbox)
+    {"models", "config", "io", "results", "errors", "embed", "inputs", "assets", "machine"},  # assets: data (acme.py runs in the sandbox)
 ]
 BOTTOM = LAYERS[-1]
 

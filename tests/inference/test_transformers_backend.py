@@ -211,3 +211,40 @@ def test_rows_keep_their_own_token_budget_and_join_a_running_batch(gen):
     assert order == ["short", "late", "long"]  # "late" joined after "short" ended, and ended first
     assert done["short"] and done["long"].startswith(done["short"]) and done["long"].startswith(done["late"])
     assert len(done["short"]) < len(done["late"]) < len(done["long"])
+
+
+def test_a_shared_prompt_prefix_is_prefilled_once_and_changes_no_token(gen, monkeypatch):
+    """Chat prompts share the template's system turn: rows that join together compute it once
+    (per adapter) and prefill only their own tokens, and a later row reuses the kept prefix.
+    Greedy texts are those of `model.generate` on each whole prompt, per adapter, and seeded
+    samples those of a batch of one (which never reuses a prefix)."""
+    import loralab.inference.backends.decode as decode
+
+    shared = "You review Python code for a living. Read the request below carefully, then answer it."
+    chats = [GenRequest(messages=({"role": "system", "content": shared}, {"role": "user", "content": p}), adapter=a)
+             for p in PROMPTS for a in ("__base__", "a")]
+    prefills = []
+    real_forward = type(gen.model).forward
+    monkeypatch.setattr(type(gen.model), "forward",
+                        lambda self, *a, **k: prefills.append(k["input_ids"].shape) or real_forward(self, *a, **k))
+    monkeypatch.setattr(gen, "batch_size", 3)  # 8 rows through 3 slots: later rows join one at a time
+    before = gen.stats["prefix_tokens_reused"]
+    params = SamplingParams(max_new_tokens=12)
+    texts = gen.generate(chats, params)
+    reused = gen.stats["prefix_tokens_reused"] - before
+    a, b = (gen.tok(gen.render(r)[0])["input_ids"] for r in chats[:3:2])
+    n_prefix = next(k for k, (x, y) in enumerate(zip(a, b)) if x != y)
+    assert n_prefix >= decode.MIN_PREFIX and reused >= 6 * n_prefix  # all but the first row of each adapter
+    assert any(shape[0] == 1 and shape[1] >= decode.MIN_PREFIX for shape in prefills)  # the prefix, alone
+    for req, (text,) in zip(chats, texts, strict=True):
+        enc = gen.tok(gen.render(req)[0], return_tensors="pt", add_special_tokens=False)
+        with torch.inference_mode():
+            if req.adapter == "a":
+                gen.model.set_adapter("a")
+                ids = gen.model.generate(**enc, max_new_tokens=12, do_sample=False, pad_token_id=gen.tok.pad_token_id)
+            else:
+                with gen.model.disable_adapter():
+                    ids = gen.model.generate(**enc, max_new_tokens=12, do_sample=False, pad_token_id=gen.tok.pad_token_id)
+        assert text == gen.tok.decode(ids[0, enc["input_ids"].shape[1]:], skip_special_tokens=True), req
+    sampled = SamplingParams(n=2, temperature=1.0, top_p=0.9, max_new_tokens=12, seed=5)
+    assert gen.generate(chats, sampled) == one_by_one(gen, chats, sampled)

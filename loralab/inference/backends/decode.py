@@ -13,6 +13,12 @@ those `generate` picks for the same prompt.
 
 Every row occupies one slot of the cache; all slots share the column count `width`. A row
 whose prompt is shorter than `width` sits right-aligned, its leading columns masked out.
+
+Prompts of one evaluation share their opening tokens (the chat template's system turn and the
+instruction: 50 of the 155 tokens of an average HumanEval chat prompt for SmolLM2). Rows that
+join together and share at least MIN_PREFIX leading tokens under one adapter get that prefix's
+keys and values from one forward of the prefix alone, kept for later rows, and only their own
+tokens are prefilled: the row then reads [prefix | padding | own tokens], the padding masked.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ from transformers.cache_utils import DynamicLayer
 from loralab.inference.generate import BASE, SamplingParams
 
 CHUNK = 32  # columns a decoding cache grows by
+MIN_PREFIX = 16  # shared leading tokens worth a forward of their own
+KEPT_PREFIXES = 4  # prefixes' keys and values a batch keeps for rows that join later
 
 
 class GrowingLayer(DynamicLayer):
@@ -169,6 +177,8 @@ class DecodeBatch:
         self.mask: torch.Tensor | None = None   # (B, capacity) 1 where a slot's column is real
         self.positions: torch.Tensor | None = None  # (B,) position id of each slot's next token
         self.width = 0                          # cache columns in use
+        self.prefixes: dict[tuple[str, tuple[int, ...]], list[tuple[torch.Tensor, torch.Tensor]]] = {}
+        self.prefix_tokens_reused = 0           # prompt tokens whose prefill a kept prefix saved
 
     @property
     def live(self) -> list[Row]:
@@ -180,19 +190,29 @@ class DecodeBatch:
     # ------------------------------------------------------------------ joining
 
     def add(self, rows: list[Row]) -> list[int]:
-        """Prefill `rows` (one forward, left padded among themselves), put them into free slots
-        (new slots when none are free) and pick each one's first token. Returns the tokens."""
-        ids, mask = self._left_pad([r.ids for r in rows])  # (k, w)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        """Prefill `rows` (one forward, left padded among themselves, after their shared prefix's
+        keys and values when they have one), put them into free slots (new slots when none are
+        free) and pick each one's first token. Returns the tokens."""
+        p, prefix = self._prefix(rows)
+        ids, mask = self._left_pad([r.ids[p:] for r in rows])  # (k, w - p)
+        mask = torch.cat([mask.new_ones(len(rows), p), mask], dim=1)  # (k, w)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, p:]
         cache = growing_cache(self.model)
+        for layer, (k, v) in zip(self._layers_of_cache(cache), prefix or [], strict=False):
+            layer.lazy_initialization(k, v)
+            layer.buf_k, layer.buf_v = k.new_zeros(0), v.new_zeros(0)
+            layer.reserve(mask.shape[1] + 64, like=k.expand(len(rows), -1, -1, -1))
+            layer.buf_k[:, :, :p], layer.buf_v[:, :, :p] = k, v
+            layer.set(layer.buf_k, layer.buf_v, p)
         with self.adapters([r.adapter for r in rows]) as extra:
             logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, cache=cache,
                                 use_cache=True, logits_to_keep=1, **extra).logits[:, -1]  # (k, V)
         first = pick_tokens(logits, rows)
+        self.prefix_tokens_reused += p * len(rows)
         if self.cache is None:
             for layer in self._layers_of_cache(cache):
                 layer.whole = True  # from now on it is the decoding cache
-            self.cache, self.mask, self.width = cache, self._room(mask), ids.shape[1]
+            self.cache, self.mask, self.width = cache, self._room(mask), mask.shape[1]
             self.positions = mask.sum(-1)
             self.slots = list(rows)
         else:
@@ -201,6 +221,37 @@ class DecodeBatch:
         for r, t in zip(rows, tokens, strict=True):
             r.out.append(t)
         return tokens
+
+    def _prefix(self, rows: list[Row]) -> tuple[int, list[tuple[torch.Tensor, torch.Tensor]] | None]:
+        """The longest kept prefix that every row starts with (each keeping a token of its own),
+        else the rows' common prefix, computed and kept when there are several rows and it is at
+        least MIN_PREFIX tokens; (0, None) when none applies or the rows' adapters differ.
+        Returns its length and each layer's keys and values (1, H, p, D)."""
+        adapter = rows[0].adapter
+        if any(r.adapter != adapter for r in rows):
+            return 0, None
+        limit = min(len(r.ids) for r in rows) - 1
+        kept = [(len(ids), kv) for (a, ids), kv in self.prefixes.items()
+                if a == adapter and len(ids) <= limit and all(tuple(r.ids[:len(ids)]) == ids for r in rows)]
+        if kept:
+            return max(kept, key=lambda x: x[0])
+        if len(rows) < 2:
+            return 0, None
+        p = 0
+        while p < limit and all(r.ids[p] == rows[0].ids[p] for r in rows):
+            p += 1
+        if p < MIN_PREFIX:
+            return 0, None
+        cache = growing_cache(self.model)
+        ids = torch.tensor([rows[0].ids[:p]], device=self.device)
+        with self.adapters([adapter]) as extra:
+            self.model(input_ids=ids, attention_mask=torch.ones_like(ids), cache=cache, use_cache=True,
+                       logits_to_keep=1, **extra)
+        kv = [(layer.keys.clone(), layer.values.clone()) for layer in self._layers_of_cache(cache)]
+        if len(self.prefixes) >= KEPT_PREFIXES:
+            del self.prefixes[next(iter(self.prefixes))]  # the oldest
+        self.prefixes[adapter, tuple(rows[0].ids[:p])] = kv
+        return p, kv
 
     def _merge(self, rows: list[Row], cache: DynamicCache, mask: torch.Tensor) -> None:
         """Copy freshly prefilled rows (k, H, w, D) into free slots, right-aligned at `width`."""

@@ -18,6 +18,7 @@ same text.
 from __future__ import annotations
 
 import collections
+import itertools
 import contextlib
 import time
 from collections.abc import Callable
@@ -69,7 +70,7 @@ class TransformersGenerator:
         self.default_adapter = default_adapter
         self.adapters: dict[str, str] = {}  # name -> content hash of its directory
         self.unmixable: set[str] = set()  # DoRA adapters: PEFT cannot mix them per row
-        self.stats = {"new_tokens": 0, "seconds": 0.0, "batches": 0, "steps": 0}
+        self.stats = {"new_tokens": 0, "seconds": 0.0, "batches": 0, "steps": 0, "prefix_tokens_reused": 0}
         self.precision: dict | None = None  # the fp32/bf16 measurement behind model.dtype auto on CPU
 
     @classmethod
@@ -210,8 +211,10 @@ class TransformersGenerator:
                 room = self.batch_size - len(batch.live)
                 if waiting and room >= min(refill_at, len(waiting)):
                     joining = [waiting.popleft() for _ in range(min(room, len(waiting)))]
-                    for k in range(0, len(joining), PREFILL_ROWS):  # similar lengths: little padding
-                        batch.add(joining[k:k + PREFILL_ROWS])
+                    for _, same in itertools.groupby(sorted(joining, key=lambda r: r.adapter), lambda r: r.adapter):
+                        same = list(same)  # one adapter: the rows can share a prompt prefix's keys and values
+                        for k in range(0, len(same), PREFILL_ROWS):  # similar lengths: little padding
+                            batch.add(same[k:k + PREFILL_ROWS])
                     new = [(r, r.out[-1]) for r in joining]
                 else:
                     if not waiting and batch.free_slots() * 4 >= len(batch.slots):
@@ -232,6 +235,7 @@ class TransformersGenerator:
         self.stats["seconds"] += time.perf_counter() - t0
         self.stats["batches"] += 1
         self.stats["steps"] += steps
+        self.stats["prefix_tokens_reused"] += batch.prefix_tokens_reused
 
     def _ends(self, row: Row, token: int, eos: set[int]) -> bool:
         """Whether `row` is done after `token`: EOS, its budget, a stop string, a closed block, cancelled."""

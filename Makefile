@@ -61,10 +61,11 @@ test-fast: $(STAMP)
 # into benchmarks/results.json and rewrites the table in docs/benchmarks.md. Override the
 # sizes, e.g. `make bench BENCH_TRAIN="--tokens 12000"`.
 BENCH_TRAIN ?= --tokens 1500 --eval 16 --threads 1,N --pairs 3
-BENCH_EVAL ?= --n-prompts 32 --max-new-tokens 128 --pairs 3 --sequential-pairs 0
+BENCH_EVAL ?= --n-prompts 64 --max-new-tokens 128 --pairs 3 --sequential-pairs 0
 BENCH_BF16 ?= --limit 164 --max-new-tokens 384
 BENCH_SANDBOX ?= --pairs 3
 BENCH_MC ?= --items 10 --pairs 3
+BENCH_SERVE_BURST ?= --n 16 --max-tokens 32 --rounds 3
 BENCH_SERVE_MEMORY ?= --k 10 --n-prompts 10 --max-new-tokens 8 --pairs 3
 BENCH_SPECTRUM ?= --kinds full,lora --pairs 3
 BENCH_CURATE ?= --sizes 2000,8000 --baseline-max 8000 --embed-rows 256 --pairs 3
@@ -75,6 +76,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bf16_passk.py $(BENCH_BF16)
 	$(BIN)/python benchmarks/sandbox_throughput.py $(BENCH_SANDBOX)
 	$(BIN)/python benchmarks/mc_scoring.py $(BENCH_MC)
+	OMP_NUM_THREADS=$$(nproc) $(BIN)/python benchmarks/serve_burst.py $(BENCH_SERVE_BURST)
 	$(BIN)/python benchmarks/serve_memory.py $(BENCH_SERVE_MEMORY)
 	$(BIN)/python benchmarks/spectrum_memory.py $(BENCH_SPECTRUM)
 	$(BIN)/python benchmarks/curate_scale.py $(BENCH_CURATE)

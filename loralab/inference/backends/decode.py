@@ -178,7 +178,7 @@ class DecodeBatch:
         self.positions: torch.Tensor | None = None  # (B,) position id of each slot's next token
         self.width = 0                          # cache columns in use
         self.prefixes: dict[tuple[str, tuple[int, ...]], list[tuple[torch.Tensor, torch.Tensor]]] = {}
-        self.prefix_tokens_reused = 0           # prompt tokens whose prefill a kept prefix saved
+        self.prefix_tokens_reused = 0           # prompt tokens not prefilled thanks to a shared prefix
 
     @property
     def live(self) -> list[Row]:
@@ -251,6 +251,7 @@ class DecodeBatch:
         if len(self.prefixes) >= KEPT_PREFIXES:
             del self.prefixes[next(iter(self.prefixes))]  # the oldest
         self.prefixes[adapter, tuple(rows[0].ids[:p])] = kv
+        self.prefix_tokens_reused -= p  # computed once: the first row's prefix was prefilled
         return p, kv
 
     def _merge(self, rows: list[Row], cache: DynamicCache, mask: torch.Tensor) -> None:

@@ -18,8 +18,8 @@ same text.
 from __future__ import annotations
 
 import collections
-import itertools
 import contextlib
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass

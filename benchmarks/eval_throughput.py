@@ -193,10 +193,10 @@ def anchor(args, gen: TransformersGenerator, reqs: list[GenRequest], run_ours) -
         why = f": {args.llamacpp_why}" if args.llamacpp_why else ""
         return {"llamacpp_tokens_per_s": None, "llamacpp_note": f"skipped (--llamacpp-pairs 0){why}"}
     llm, note = llamacpp_runner(args.threads)
-    if llm is not None:
-        from llamacpp_batched import llamacpp_batched
     if llm is None:
         return {"llamacpp_tokens_per_s": None, "llamacpp_note": f"{note}; {args.llamacpp_why}" if args.llamacpp_why else note}
+    from llamacpp_batched import llamacpp_batched  # imports llama_cpp
+
     prompts = [gen.render(r)[0] for r in reqs]
     seqs = args.llamacpp_seqs or args.loralab_batch_size
     llamacpp_batched(llm, prompts[:2], 4, seqs)  # warm-up

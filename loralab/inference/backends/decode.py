@@ -98,6 +98,15 @@ class GrowingLayer(DynamicLayer):
             k[:, :, :self.n], v[:, :, :self.n] = self.buf_k[:, :, :self.n], self.buf_v[:, :, :self.n]
         self.buf_k, self.buf_v = k, v
 
+    def start_from(self, keys: torch.Tensor, values: torch.Tensor, rows: int, columns: int) -> None:
+        """Begin with a prefix's keys and values (1, H, p, D), repeated for `rows` rows, in
+        buffers of `columns` columns."""
+        self.lazy_initialization(keys, values)
+        self.reserve(columns, like=keys.expand(rows, -1, -1, -1))
+        p = keys.shape[-2]
+        self.buf_k[:, :, :p], self.buf_v[:, :, :p] = keys, values
+        self.set(self.buf_k, self.buf_v, p)
+
     def set(self, buf_k: torch.Tensor, buf_v: torch.Tensor, n: int) -> None:
         self.buf_k, self.buf_v, self.n = buf_k, buf_v, n
         self.keys, self.values = buf_k[:, :, :n], buf_v[:, :, :n]
@@ -199,11 +208,7 @@ class DecodeBatch:
         positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, p:]
         cache = growing_cache(self.model)
         for layer, (k, v) in zip(self._layers_of_cache(cache), prefix or [], strict=False):
-            layer.lazy_initialization(k, v)
-            layer.buf_k, layer.buf_v = k.new_zeros(0), v.new_zeros(0)
-            layer.reserve(mask.shape[1] + 64, like=k.expand(len(rows), -1, -1, -1))
-            layer.buf_k[:, :, :p], layer.buf_v[:, :, :p] = k, v
-            layer.set(layer.buf_k, layer.buf_v, p)
+            layer.start_from(k, v, len(rows), mask.shape[1] + 64)
         with self.adapters([r.adapter for r in rows]) as extra:
             logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, cache=cache,
                                 use_cache=True, logits_to_keep=1, **extra).logits[:, -1]  # (k, V)

@@ -61,6 +61,7 @@ test-fast: $(STAMP)
 # into benchmarks/results.json and rewrites the table in docs/benchmarks.md. Override the
 # sizes, e.g. `make bench BENCH_TRAIN="--tokens 12000"`.
 BENCH_TRAIN ?= --tokens 1500 --eval 16 --threads 1,N --pairs 3
+BENCH_TRAIN_STEP ?= --tokens 1500 --eval 16 --batches 2,8 --pairs 3 --compile
 BENCH_EVAL ?= --n-prompts 64 --max-new-tokens 128 --pairs 3 --sequential-pairs 0
 BENCH_BF16 ?= --limit 164 --max-new-tokens 384
 BENCH_SANDBOX ?= --pairs 3
@@ -72,6 +73,7 @@ BENCH_CURATE ?= --sizes 2000,8000 --baseline-max 8000 --embed-rows 256 --pairs 3
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/train_throughput.py $(BENCH_TRAIN)
+	$(BIN)/python benchmarks/train_step_profile.py $(BENCH_TRAIN_STEP)
 	$(BIN)/python benchmarks/eval_throughput.py $(BENCH_EVAL)
 	$(BIN)/python benchmarks/bf16_passk.py $(BENCH_BF16)
 	$(BIN)/python benchmarks/sandbox_throughput.py $(BENCH_SANDBOX)

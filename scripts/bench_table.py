@@ -179,7 +179,33 @@ def _bf16(f: dict) -> list[tuple[str, str, str, str]]:
              f"only fp32 {len(f['only_fp32'])}, only bf16 {len(f['only_bf16'])}; McNemar p {f['mcnemar_p']:.2f}")]
 
 
-ROWS.update({"bf16_passk": _bf16, "mc_scoring": _mc, "serve_memory": _serve_memory, "spectrum_memory": _spectrum, "curate_scale": _curate})
+def _step_profile(f: dict) -> list[tuple[str, str, str, str]]:
+    rows = []
+    for size, b in f["by_batch"].items():
+        rows.append((f"`train_step_profile.py` LoRA step, {size} examples/step ({b['tokens']} tokens, {f['precision']}, "
+                     f"{f['threads']} threads): MFU of the step vs its matmuls alone",
+                     f"its {b['gemm_calls']} GEMMs replayed alone: {b['gemm_replay_s']['median']:.2f} s "
+                     f"({b['gemm_gflops_per_s']:.0f} GFLOP/s; peak {b['matmul_peak_gflops']['median']:.0f}), "
+                     f"ceiling MFU {b['matmul_ceiling_mfu']['median']:.1%}",
+                     f"whole steps: {b['step_epoch_s']['median']:.2f} s ({b['tokens_per_s']:.0f} tok/s), "
+                     f"MFU **{b['mfu']['median']:.1%}**",
+                     f"matmul share of the step {b['matmul_share']['median']:.1%} "
+                     f"({b['matmul_share']['min']:.1%}-{b['matmul_share']['max']:.1%}, n={b['matmul_share']['n']})"))
+    a = f["attention"]
+    rows.append((f"`train_step_profile.py` packed attention, forward + backward ({a['segments']} examples x "
+                 f"{a['layers']} layers)", f"flash kernel in {a['precision']}: {a['native_s']['median']:.2f} s",
+                 f"flash kernel on fp32 copies (loralab): {a['fp32_s']['median']:.2f} s", _spread(a["speedup_fp32"])))
+    c = f.get("compile")
+    if c:
+        rows.append((f"`train_step_profile.py` torch.compile (inductor), one step of {c['tokens']} tokens",
+                     f"eager: {c['eager_step_s']['median']:.3f} s/step",
+                     f"compiled: {c['compiled_step_s']['median']:.3f} s/step after {c['first_call_s']:.0f} s compiling",
+                     _spread(c["speedup_compiled"])))
+    return rows
+
+
+ROWS.update({"bf16_passk": _bf16, "mc_scoring": _mc, "serve_memory": _serve_memory, "spectrum_memory": _spectrum, "curate_scale": _curate,
+             "train_step_profile": _step_profile})
 
 
 def render(results: dict) -> str:

@@ -171,3 +171,37 @@ def test_llamacpp_batched_anchor_gives_create_completions_texts():
     finally:
         llm.close()
     assert got["outputs"] == one and 3 <= got["tokens"] <= 36
+
+
+def test_step_profile_records_every_gemm_of_a_step_and_replays_the_same_layouts(monkeypatch):
+    # the "matmuls alone" side of train_step_profile.py must run exactly the GEMMs the step ran:
+    # a Linear's forward (addmm with bias) and backward (input and weight gradients, one a
+    # transposed view), with their FLOPs, and the replay must reproduce each layout
+    import torch
+
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    from realdata import load_script
+
+    prof = load_script(ROOT / "benchmarks" / "train_step_profile.py", "benchmarks_train_step_profile")
+    layer, x = torch.nn.Linear(8, 4), torch.randn(5, 8, requires_grad=True)
+
+    class Stepper:
+        def step(self, batch):
+            layer(x * batch).sum().backward()
+
+    calls = prof.record_gemms(Stepper(), [1.0, 2.0])
+    names = sorted(func.__name__.split(".")[0] for func, _, _ in calls)
+    assert names == ["addmm", "addmm", "mm", "mm", "mm", "mm"]  # 2 steps x (forward, grad input, grad weight)
+    assert prof.gemm_flops(calls) == 2 * 3 * (2 * 5 * 8 * 4)
+    seen = []
+
+    class Spy(torch.utils._python_dispatch.TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            seen.append((func, tuple((tuple(a.shape), tuple(a.stride()), a.dtype) for a in args
+                                     if isinstance(a, torch.Tensor))))
+            return func(*args, **(kwargs or {}))
+
+    replay = prof.replayer(calls)
+    with Spy():
+        replay()
+    assert seen == [(func, tensors) for func, tensors, _ in calls]

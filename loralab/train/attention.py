@@ -6,6 +6,9 @@ sum(n_i^2)/2 count, and on CPU a masked kernel whose backward is slow (the profi
 SmolLM2-135M LoRA step put ~23% of the time in it). `segment_attention` cuts the row at
 every position id that restarts at 0 and runs `scaled_dot_product_attention(is_causal=True)`
 per example, which is the same attention (tests/train/test_batching.py checks the loss).
+Half-precision inputs run the kernel on fp32 copies: PyTorch's CPU flash kernel is slower in
+bf16 than in fp32 at these lengths (forward + backward of ~100-token examples of SmolLM2-135M:
+benchmarks/train_step_profile.py, "attention"), and fp32 is the more exact of the two.
 Anything else (a padded batch, a cache, a non-causal module) goes to transformers' sdpa.
 """
 
@@ -30,9 +33,12 @@ def segment_attention(module, query, key, value, attention_mask, dropout: float 
     bounds = list(zip(starts, [*starts[1:], query.shape[2]], strict=True)) if starts and starts[0] == 0 else \
         [(0, query.shape[2])]
     gqa = query.shape[1] != key.shape[1]
+    dtype = query.dtype
+    if dtype in (torch.bfloat16, torch.float16):
+        query, key, value = query.float(), key.float(), value.float()
     out = [F.scaled_dot_product_attention(query[:, :, a:b], key[:, :, a:b], value[:, :, a:b], is_causal=True,
                                           scale=scaling, enable_gqa=gqa) for a, b in bounds]
-    return torch.cat(out, dim=2).transpose(1, 2).contiguous(), None
+    return torch.cat(out, dim=2).to(dtype).transpose(1, 2).contiguous(), None
 
 
 def use_segment_attention(model) -> bool:

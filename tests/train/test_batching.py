@@ -149,6 +149,30 @@ def test_segment_attention_gives_the_gradients_of_masked_attention(tiny_model_di
     torch.testing.assert_close(grads[1], grads[0], rtol=1e-4, atol=1e-6)
 
 
+def test_segment_attention_runs_half_precision_in_fp32_and_returns_the_input_dtype():
+    """bf16 inputs: each example's attention on fp32 copies (faster on CPU, and exact), cast back; gradients reach bf16."""
+    import torch
+    import torch.nn.functional as F
+
+    from loralab.train.attention import segment_attention
+
+    torch.manual_seed(0)
+    lengths, heads, kv_heads, dim = (5, 9, 3), 6, 2, 16
+    q, k, v = (torch.randn(1, h, sum(lengths), dim).to(torch.bfloat16).requires_grad_()
+               for h in (heads, kv_heads, kv_heads))
+    position_ids = torch.cat([torch.arange(n) for n in lengths])[None]
+    module = torch.nn.Module()
+    out, _ = segment_attention(module, q, k, v, None, scaling=dim**-0.5, position_ids=position_ids)
+    assert out.dtype == torch.bfloat16 and out.shape == (1, sum(lengths), heads, dim)
+    bounds = torch.tensor((0, *lengths)).cumsum(0).tolist()
+    expected = torch.cat([F.scaled_dot_product_attention(q[:, :, a:b].float(), k[:, :, a:b].float(), v[:, :, a:b].float(),
+                                                         is_causal=True, scale=dim**-0.5, enable_gqa=True)
+                          for a, b in zip(bounds, bounds[1:], strict=False)], dim=2).to(torch.bfloat16).transpose(1, 2)
+    torch.testing.assert_close(out, expected, rtol=0, atol=0)
+    out.float().square().sum().backward()
+    assert q.grad.dtype == torch.bfloat16 and q.grad.abs().max() > 0 and k.grad.abs().max() > 0
+
+
 # ----------------------------------------------------------------------------- multi-turn chat rows (issue #12)
 
 CONVERSATION = [

@@ -19,6 +19,7 @@ average, writes benchmarks/results/serve_burst.json and ends with that JSON on o
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import statistics
@@ -96,7 +97,7 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=32)
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
-    load_before = os.getloadavg()
+    load_before, started = os.getloadavg(), utc_now()
     new, new_url = start(args.model, "--batch-size", str(args.n))
     old, old_url = start(args.model, "--batch-size", str(args.n), "--seed-in-batch-key")
     rounds = []
@@ -122,12 +123,23 @@ def main() -> None:
            "speedup_vs_sequential": spread([x["sequential_s"] / x["concurrent_s"] for x in rounds]),
            "speedup_vs_old_batching": spread([x["old_concurrent_s"] / x["concurrent_s"] for x in rounds]),
            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "cpu_count": os.cpu_count(),
-           "loadavg_before": [round(x, 2) for x in load_before], "loadavg_after": [round(x, 2) for x in os.getloadavg()]}
+           "loadavg_before": [round(x, 2) for x in load_before], "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+           "date_start": started, "date": utc_now(), "cpu": cpu_model()}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     tmp = RESULTS.with_suffix(".tmp")
     tmp.write_text(json.dumps(out, indent=2) + "\n")
     tmp.replace(RESULTS)  # atomic: a killed run leaves the previous figures whole
     print(json.dumps(out))
+
+
+def cpu_model() -> str:
+    from loralab.machine import cpu_model as model
+
+    return model()
+
+
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 if __name__ == "__main__":

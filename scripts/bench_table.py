@@ -42,13 +42,28 @@ def _spread(s: dict | None) -> str:
 def _env(figs: dict) -> str:
     env, start = figs.get("env", {}), figs.get("env_start", {})
     if not env and "loadavg_before" in figs:  # serve_burst.py records its own load and core count
-        env = {"load_avg": figs["loadavg_after"], "cpus": figs.get("cpu_count"), "threads": figs.get("omp_num_threads")}
-        start = {"load_avg": figs["loadavg_before"]}
+        env = {"load_avg": figs["loadavg_after"], "cpus": figs.get("cpu_count"), "threads": figs.get("omp_num_threads"),
+               "date": figs.get("date", "?"), "cpu": figs.get("cpu", "?")}
+        start = {"load_avg": figs["loadavg_before"], "date": figs.get("date_start")}
     load = [start.get("load_avg", [None])[0], env.get("load_avg", [None])[0]]
     load_text = " -> ".join(f"{x:.2f}" for x in load if x is not None) or "?"
     busy = [x for x in load if x is not None and x > env.get("cpus", float("inf"))]
     shared = "; **shared machine** (load above the core count: figures are noisy)" if busy else ""
-    return f"{env.get('cpu', '?')}, {env.get('cpus', '?')} cores; load {load_text}; {env.get('date', '?')[:16]}{shared}"
+    took = _wall(start.get("date"), env.get("date"))
+    return (f"{env.get('cpu', '?')}, {env.get('cpus', '?')} cores; load {load_text}; {env.get('date', '?')[:16]}"
+            f"{f'; {took} wall' if took else ''}{shared}")
+
+
+def _wall(start: str | None, end: str | None) -> str | None:
+    """'12 min 05 s' between two of environment()'s UTC dates; None when either is missing."""
+    import datetime
+
+    try:
+        fmt = "%Y-%m-%dT%H:%M:%SZ"
+        seconds = int((datetime.datetime.strptime(end, fmt) - datetime.datetime.strptime(start, fmt)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 0 else None
 
 
 def _in(precision: str | None) -> str:

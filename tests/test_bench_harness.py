@@ -205,3 +205,12 @@ def test_step_profile_records_every_gemm_of_a_step_and_replays_the_same_layouts(
     with Spy():
         replay()
     assert seen == [(func, tensors) for func, tensors, _ in calls]
+
+
+def test_each_run_lists_its_wall_time_from_its_own_dates():
+    # the table's machine list says how long each benchmark ran, from the dates its file holds
+    assert bench_table._wall("2026-12-03T06:06:20Z", "2026-12-03T07:08:25Z") == "62 min 05 s"
+    assert bench_table._wall(None, "2026-12-03T07:08:25Z") is None and bench_table._wall("?", "?") is None
+    line = bench_table._env({"env_start": {"date": "2026-12-03T06:00:00Z", "load_avg": [0.5]},
+                             "env": {"date": "2026-12-03T06:04:30Z", "load_avg": [1.0], "cpus": 2, "cpu": "X"}})
+    assert line == "X, 2 cores; load 0.50 -> 1.00; 2026-12-03T06:04; 4 min 30 s wall"

@@ -18,7 +18,8 @@ loralab trains in here (`train.precision: auto`), at all threads. Three measurem
             kernel on fp32 copies (what loralab's segment attention runs for bf16/fp16 on CPU);
             alternating; the outputs must agree within 2e-2.
   compile   (--compile) torch.compile (inductor) of the loss on one batch of fixed shape: the
-            first call's seconds (compilation), then compiled and eager steps alternating.
+            first call's seconds (compilation, into an empty inductor cache), then compiled and
+            eager steps alternating.
 
 Peak = train_throughput.matmul_peak in the same precision, measured in this process after each
 timed section. The last line is one JSON object, also written to
@@ -31,6 +32,7 @@ import argparse
 import math
 import os
 import sys
+import tempfile
 import time
 
 from harness import check_outputs, emit, environment, spread
@@ -247,6 +249,8 @@ def main() -> None:
     if args.tokens < 1 or args.pairs < 1 or args.eval < 0 or any(s < 1 for s in sizes):
         raise SystemExit("error: --tokens, --pairs and every --batches size must be >= 1, --eval >= 0")
 
+    if args.compile:  # a cold compile, as on a fresh machine: not what an earlier run left in inductor's cache
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="inductor-")
     import torch
     from transformers import AutoConfig
 

@@ -47,8 +47,10 @@ def _env(figs: dict) -> str:
         start = {"load_avg": figs["loadavg_before"], "date": figs.get("date_start")}
     load = [start.get("load_avg", [None])[0], env.get("load_avg", [None])[0]]
     load_text = " -> ".join(f"{x:.2f}" for x in load if x is not None) or "?"
-    busy = [x for x in load if x is not None and x > env.get("cpus", float("inf"))]
-    shared = "; **shared machine** (load above the core count: figures are noisy)" if busy else ""
+    # A benchmark on every core loads the machine to about its core count by itself; another job
+    # shows as load beyond that by a whole runnable thread.
+    busy = [x for x in load if x is not None and x > (env.get("cpus") or float("inf")) + 1]
+    shared = "; **shared machine** (load more than one above the core count: figures are noisy)" if busy else ""
     took = _wall(start.get("date"), env.get("date"))
     return (f"{env.get('cpu', '?')}, {env.get('cpus', '?')} cores; load {load_text}; {env.get('date', '?')[:16]}"
             f"{f'; {took} wall' if took else ''}{shared}")

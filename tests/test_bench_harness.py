@@ -214,3 +214,11 @@ def test_each_run_lists_its_wall_time_from_its_own_dates():
     line = bench_table._env({"env_start": {"date": "2026-12-03T06:00:00Z", "load_avg": [0.5]},
                              "env": {"date": "2026-12-03T06:04:30Z", "load_avg": [1.0], "cpus": 2, "cpu": "X"}})
     assert line == "X, 2 cores; load 0.50 -> 1.00; 2026-12-03T06:04; 4 min 30 s wall"
+
+
+def test_a_benchmark_on_every_core_is_not_called_a_shared_machine():
+    # its own threads load a 2-core machine to ~2; a second job shows beyond that
+    alone = {"env_start": {"load_avg": [1.9]}, "env": {"load_avg": [2.1], "cpus": 2, "cpu": "X"}}
+    shared = {"env_start": {"load_avg": [1.9]}, "env": {"load_avg": [3.4], "cpus": 2, "cpu": "X"}}
+    assert "shared machine" not in bench_table._env(alone)
+    assert "shared machine" in bench_table._env(shared)

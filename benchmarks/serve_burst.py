@@ -12,29 +12,28 @@ script starts two `loralab serve` processes on 127.0.0.1 (one as now, one with t
   C  the same --n requests at once                                 against the old-batching server
 so load from other work on a shared machine falls on every mode alike; each mode's mean rows
 per batch comes from the servers' /health counters. It reports the median
-and the spread (min, max) of the per-round ratios B/A and C/A, the thread count and the load
-average, writes benchmarks/results/serve_burst.json and ends with that JSON on one line.
+and the spread (min, max) of the per-round ratios B/A and C/A with the machine's state at start
+and end (benchmarks/harness.py), writes benchmarks/results/serve_burst.json and ends with that
+JSON on one line.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+
+from harness import emit, environment, spread
 
 PROMPTS = ["Write a Python function that returns the n-th Fibonacci number.", "Reverse a linked list in Python.",
            "Write a function that checks whether a string is a palindrome.", "Parse a CSV line into fields.",
            "Compute the greatest common divisor of two integers.", "Flatten a nested list.",
            "Count the words in a text file.", "Merge two sorted lists into one sorted list."]
-RESULTS = Path(__file__).parent / "results" / "serve_burst.json"
 
 
 def start(model: str, *extra: str) -> tuple[subprocess.Popen, str]:
@@ -86,10 +85,6 @@ def timed(mode, url: str, n: int, max_tokens: int) -> tuple[float, int, float]:
     return seconds, tokens, round((r1 - r0) / max(1, b1 - b0), 2)
 
 
-def spread(xs: list[float]) -> dict:
-    return {"median": round(statistics.median(xs), 3), "min": round(min(xs), 3), "max": round(max(xs), 3)}
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="smollm2-135m-instruct")
@@ -97,7 +92,7 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=32)
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
-    load_before, started = os.getloadavg(), utc_now()
+    env_start = environment()
     new, new_url = start(args.model, "--batch-size", str(args.n))
     old, old_url = start(args.model, "--batch-size", str(args.n), "--seed-in-batch-key")
     rounds = []
@@ -118,28 +113,11 @@ def main() -> None:
         for proc in (new, old):
             proc.terminate()
             proc.wait(timeout=30)
-    out = {"benchmark": "serve_burst", "model": args.model, "requests": args.n, "max_tokens": args.max_tokens,
-           "rounds": rounds,
-           "speedup_vs_sequential": spread([x["sequential_s"] / x["concurrent_s"] for x in rounds]),
-           "speedup_vs_old_batching": spread([x["old_concurrent_s"] / x["concurrent_s"] for x in rounds]),
-           "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "cpu_count": os.cpu_count(),
-           "loadavg_before": [round(x, 2) for x in load_before], "loadavg_after": [round(x, 2) for x in os.getloadavg()],
-           "date_start": started, "date": utc_now(), "cpu": cpu_model()}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    tmp = RESULTS.with_suffix(".tmp")
-    tmp.write_text(json.dumps(out, indent=2) + "\n")
-    tmp.replace(RESULTS)  # atomic: a killed run leaves the previous figures whole
-    print(json.dumps(out))
-
-
-def cpu_model() -> str:
-    from loralab.machine import cpu_model as model
-
-    return model()
-
-
-def utc_now() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    emit("serve_burst", {"model": args.model, "requests": args.n, "max_tokens": args.max_tokens, "rounds": rounds,
+                         "speedup_vs_sequential": spread([x["sequential_s"] / x["concurrent_s"] for x in rounds]),
+                         "speedup_vs_old_batching": spread([x["old_concurrent_s"] / x["concurrent_s"] for x in rounds]),
+                         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "env_start": env_start,
+                         "env": environment()})
 
 
 if __name__ == "__main__":

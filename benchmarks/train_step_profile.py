@@ -158,19 +158,19 @@ def profile_batch(stepper: Stepper, examples, size: int, pairs: int, precision: 
         steps.append(timed(lambda: [stepper.step(b) for b in batches]))
         replays.append(timed(replay))
         peaks.append(matmul_peak(precision, "cpu"))
-    flops = train_flops(cfg, examples, True)
+    flops, gemm = train_flops(cfg, examples, True), gemm_flops(calls)
     peak = sorted(peaks)[len(peaks) // 2]
     tokens = sum(len(e.input_ids) for e in examples)
+    step_s, replay_s = spread(steps), spread(replays)
     return {"examples_per_step": size, "steps": len(batches), "tokens": tokens,
-            "step_epoch_s": spread(steps), "gemm_replay_s": spread(replays),
-            "gemm_calls": len(calls), "gemm_flops": gemm_flops(calls), "model_flops": flops,
-            "tokens_per_s": round(tokens / spread(steps)["median"], 1),
-            "gemm_gflops_per_s": round(gemm_flops(calls) / spread(replays)["median"] / 1e9, 1),
+            "step_epoch_s": step_s, "gemm_replay_s": replay_s,
+            "gemm_calls": len(calls), "gemm_flops": gemm, "model_flops": flops,
+            "tokens_per_s": round(tokens / step_s["median"], 1),
+            "gemm_gflops_per_s": round(gemm / replay_s["median"] / 1e9, 1),
             "matmul_peak_gflops": spread([p / 1e9 for p in peaks], 1),
             "mfu": spread([flops / s / peak for s in steps]),
             "matmul_ceiling_mfu": spread([flops / r / peak for r in replays]),
             "matmul_share": spread([r / s for r, s in zip(replays, steps, strict=True)])}
-
 
 def attention_ab(examples, size: int, pairs: int, cfg, precision: str) -> dict:
     """Per-example causal attention, forward + backward: the compute dtype's flash kernel vs fp32 copies."""

@@ -41,10 +41,6 @@ def _spread(s: dict | None) -> str:
 
 def _env(figs: dict) -> str:
     env, start = figs.get("env", {}), figs.get("env_start", {})
-    if not env and "loadavg_before" in figs:  # serve_burst.py records its own load and core count
-        env = {"load_avg": figs["loadavg_after"], "cpus": figs.get("cpu_count"), "threads": figs.get("omp_num_threads"),
-               "date": figs.get("date", "?"), "cpu": figs.get("cpu", "?")}
-        start = {"load_avg": figs["loadavg_before"], "date": figs.get("date_start")}
     load = [start.get("load_avg", [None])[0], env.get("load_avg", [None])[0]]
     load_text = " -> ".join(f"{x:.2f}" for x in load if x is not None) or "?"
     # A benchmark on every core loads the machine to about its core count by itself; another job
@@ -116,16 +112,15 @@ def _sandbox(f: dict) -> list[tuple[str, str, str, str]]:
 
 
 def _serve(f: dict) -> list[tuple[str, str, str, str]]:
-    spread = lambda s: {**s, "n": len(f["rounds"])}  # noqa: E731
     what = f"{f['requests']} unseeded chat requests x {f['max_tokens']} tokens, {f['model']}"
     conc = sorted(r["concurrent_s"] for r in f["rounds"])[len(f["rounds"]) // 2]
     return [(f"`serve_burst.py` ({what}) vs seed in the batch key",
              "concurrent, batched by seed (before #13): "
              f"{sorted(r['old_concurrent_s'] for r in f['rounds'])[len(f['rounds']) // 2]:.1f} s",
-             f"concurrent, one batch: {conc:.1f} s", _spread(spread(f["speedup_vs_old_batching"]))),
+             f"concurrent, one batch: {conc:.1f} s", _spread(f["speedup_vs_old_batching"])),
             ("`serve_burst.py` vs sequential requests",
              f"one at a time: {sorted(r['sequential_s'] for r in f['rounds'])[len(f['rounds']) // 2]:.1f} s",
-             f"concurrent: {conc:.1f} s", _spread(spread(f["speedup_vs_sequential"])))]
+             f"concurrent: {conc:.1f} s", _spread(f["speedup_vs_sequential"]))]
 
 
 ROWS = {"train_throughput": _train, "eval_throughput": _eval, "sandbox_throughput": _sandbox, "serve_burst": _serve}
